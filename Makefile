@@ -1,0 +1,51 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+
+# `make test` talks to the real PostgreSQL and Redis on localhost; override freely.
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/shop
+TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
+TEST_ENV = DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) \
+	SECRET_KEY=test-only-secret-key-not-for-production DEBUG=0 API_THROTTLE=0
+ARGS ?=
+
+.PHONY: install run test test-split lint format check-deploy bench clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+## Embedded mode: SQLite + SQLAlchemy-on-SQLite broker; web, worker and beat.
+run: install
+	DEBUG=1 $(PY) manage.py migrate --noinput
+	DEBUG=1 $(PY) manage.py seed_demo
+	DEBUG=1 PYTHON=$(PY) bash scripts/run_embedded.sh
+
+## The whole suite against PostgreSQL and Redis (shared database mode).
+test: install
+	$(TEST_ENV) $(BIN)/pytest $(ARGS)
+
+## The whole suite with one database per context.
+test-split: install
+	$(TEST_ENV) DB_PER_CONTEXT=1 $(BIN)/pytest $(ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --config importlinter.ini
+	$(TEST_ENV) $(PY) manage.py check --fail-level WARNING
+	$(TEST_ENV) $(PY) manage.py makemigrations --check --dry-run
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf $(VENV) db.sqlite3 celery-broker.sqlite3 celerybeat-schedule* .run

@@ -1,0 +1,26 @@
+"""Root URLs: service endpoints, the API docs, the admin and each context's routes."""
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from config import health
+
+handler400 = "contexts.kernel.api.bad_request"
+handler403 = "contexts.kernel.api.permission_denied"
+handler404 = "contexts.kernel.api.not_found"
+handler500 = "contexts.kernel.api.server_error"
+
+urlpatterns = [
+    path("health", health.HealthView.as_view(), name="health"),
+    path("health/ready", health.ReadyView.as_view(), name="health-ready"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("admin/", admin.site.urls),
+    path("api/", include("contexts.users.urls")),
+    path("api/", include("contexts.catalog.urls")),
+    path("api/", include("contexts.inventory.urls")),
+    path("api/", include("contexts.orders.urls")),
+    path("api/", include("contexts.payments.urls")),
+    path("api/", include("contexts.notifications.urls")),
+]

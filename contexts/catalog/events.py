@@ -1,0 +1,1 @@
+"""Domain events published by the catalog context (frozen, versioned)."""

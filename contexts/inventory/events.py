@@ -1,0 +1,1 @@
+"""Domain events published by the inventory context (frozen, versioned)."""

@@ -1,0 +1,1 @@
+"""Tables owned by the inventory context (private to it)."""

@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class KernelConfig(AppConfig):
+    name = "contexts.kernel"
+    label = "kernel"
+    verbose_name = "Kernel (outbox, inbox, dead letters)"
+    default_auto_field = "django.db.models.BigAutoField"

@@ -1,0 +1,39 @@
+"""Correlation ids: one per request, carried into every event and log line it causes."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from contextvars import ContextVar
+
+_current: ContextVar[str | None] = ContextVar("correlation_id", default=None)
+
+
+def get_correlation_id() -> str:
+    """The current correlation id, generating one if none is set."""
+    value = _current.get()
+    if value is None:
+        value = new_correlation_id()
+        _current.set(value)
+    return value
+
+
+def set_correlation_id(value: str | None):
+    """Set the id for the current context; returns a token for ``reset``."""
+    return _current.set(value)
+
+
+def reset_correlation_id(token) -> None:
+    _current.reset(token)
+
+
+def new_correlation_id() -> str:
+    return uuid.uuid4().hex
+
+
+class CorrelationIdFilter(logging.Filter):
+    """Adds ``record.correlation_id`` so formatters can print it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.correlation_id = _current.get() or "-"
+        return True

@@ -1,0 +1,43 @@
+"""The application error type every context derives its own from.
+
+A context defines one base error (e.g. ``class InventoryError(DomainError)``)
+and raises subclasses of it from its services; the API exception handler in
+``contexts.kernel.api`` maps each to its HTTP status in one place.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class DomainError(Exception):
+    """A business rule said no. ``http_status`` is how the API reports it."""
+
+    http_status: ClassVar[int] = 400
+    code: ClassVar[str] = "invalid"
+
+    def __init__(self, detail: str, *, field: str | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        #: When set, the API reports ``{field: [detail]}`` like a validation error.
+        self.field = field
+
+
+class NotFound(DomainError):
+    http_status = 404
+    code = "not_found"
+
+
+class Conflict(DomainError):
+    http_status = 409
+    code = "conflict"
+
+
+class Forbidden(DomainError):
+    http_status = 403
+    code = "permission_denied"
+
+
+class Invalid(DomainError):
+    http_status = 400
+    code = "invalid"

@@ -1,0 +1,1 @@
+"""Tables owned by the notifications context (private to it)."""

@@ -1,0 +1,3 @@
+"""HTTP routes of the notifications context (mounted under /api by config/urls.py)."""
+
+urlpatterns: list = []

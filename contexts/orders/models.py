@@ -1,0 +1,1 @@
+"""Tables owned by the orders context (private to it)."""

@@ -1,0 +1,1 @@
+"""Domain events published by the payments context (frozen, versioned)."""

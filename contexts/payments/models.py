@@ -1,0 +1,1 @@
+"""Tables owned by the payments context (private to it)."""

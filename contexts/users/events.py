@@ -1,0 +1,1 @@
+"""Domain events published by the users context (frozen, versioned)."""
