@@ -13,6 +13,7 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 from contexts.kernel.databases import CONTEXTS, context_databases
 
@@ -178,7 +179,11 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 }
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# One queue per context: a task named "<context>.<name>" runs on that context's
+# queue, so each context's workers scale on their own (`celery worker -Q orders`).
 CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_QUEUES = [Queue(name) for name in ("default", *CONTEXTS)]
+CELERY_TASK_ROUTES = {f"{name}.*": {"queue": name} for name in CONTEXTS}
 
 # --- Email -----------------------------------------------------------------
 EMAIL_BACKEND = os.environ.get(
