@@ -43,6 +43,15 @@ lint: install
 	$(TEST_ENV) $(PY) manage.py check --fail-level WARNING
 	$(TEST_ENV) $(PY) manage.py makemigrations --check --dry-run
 
+## Django's deployment checklist with a production-like environment.
+PROD_ENV = SECRET_KEY=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))') DEBUG=0 \
+	ALLOWED_HOSTS=shop.example.com SECURE_SSL_REDIRECT=1 SECURE_HSTS_SECONDS=31536000 \
+	SECURE_HSTS_INCLUDE_SUBDOMAINS=1 SECURE_HSTS_PRELOAD=1 SESSION_COOKIE_SECURE=1 \
+	CSRF_COOKIE_SECURE=1 SECURE_PROXY_SSL_HEADER=HTTP_X_FORWARDED_PROTO,https \
+	DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL)
+check-deploy: install
+	$(PROD_ENV) $(PY) manage.py check --deploy --fail-level WARNING
+
 format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .

@@ -126,6 +126,31 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 
 SHOP_CURRENCY = os.environ.get("SHOP_CURRENCY", "USD")
 
+# Throttle counters must be shared by every web process: set CACHE_URL to a
+# Redis URL in production (the local-memory default is per process).
+CACHE_URL = os.environ.get("CACHE_URL", "")
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+        if CACHE_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+
+# --- Transport security (all off by default so plain HTTP on localhost works) --
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", False)
+USE_X_FORWARDED_HOST = env_bool("USE_X_FORWARDED_HOST", False)
+# e.g. SECURE_PROXY_SSL_HEADER=HTTP_X_FORWARDED_PROTO,https behind a TLS proxy.
+_proxy_header = env_list("SECURE_PROXY_SSL_HEADER", "")
+SECURE_PROXY_SSL_HEADER = tuple(_proxy_header) if len(_proxy_header) == 2 else None
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+
 # --- REST framework ------------------------------------------------------
 API_THROTTLE = env_bool("API_THROTTLE", True)
 REST_FRAMEWORK = {
@@ -139,6 +164,16 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "contexts.kernel.api.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "DEFAULT_THROTTLE_CLASSES": [
+        "contexts.kernel.throttling.AnonThrottle",
+        "contexts.kernel.throttling.UserThrottle",
+        "contexts.kernel.throttling.AuthThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": os.environ.get("THROTTLE_ANON_RATE", "600/minute"),
+        "user": os.environ.get("THROTTLE_USER_RATE", "1200/minute"),
+        "auth": os.environ.get("THROTTLE_AUTH_RATE", "30/minute"),
+    },
 }
 
 SIMPLE_JWT = {
