@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "contexts.kernel",
     *(f"contexts.{name}" for name in CONTEXTS),
+    "config",  # wiring only: the seed_demo command
 ]
 
 MIDDLEWARE = [
