@@ -6,3 +6,6 @@ class KernelConfig(AppConfig):
     label = "kernel"
     verbose_name = "Kernel (outbox, inbox, dead letters)"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from contexts.kernel import checks  # noqa: F401  (registers the boundary checks)

@@ -1,0 +1,140 @@
+"""System checks that fail the build when a model crosses a context boundary.
+
+ARCHITECTURE.md rule 2: a context refers to another context's data by id
+only. A ``ForeignKey``, ``OneToOneField`` or ``ManyToManyField`` (or a proxy,
+or multi-table inheritance) from one context's model to another's is a join
+across what may be two databases, so it is reported as an error by
+``manage.py check`` (tag ``boundaries``). The kernel's tables exist in every
+context's database, so they may relate to nothing but each other.
+
+Which context owns an app comes from ``contexts.kernel.databases.context_of_app``;
+Django's own auth/admin/contenttypes/sessions apps belong to users.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from django.apps import AppConfig, apps
+from django.core import checks
+from django.db import models
+
+from contexts.kernel.databases import KERNEL_APP, context_of_app
+
+TAG = "boundaries"
+
+#: The owner of the kernel's tables, for messages; it is not a context.
+KERNEL = "the kernel"
+
+
+def owner_of(app_label: str) -> str | None:
+    """The context owning ``app_label``'s tables, ``KERNEL`` for the kernel, else None."""
+    if app_label == KERNEL_APP:
+        return KERNEL
+    return context_of_app(app_label)
+
+
+def _models_of(app_configs: Iterable[AppConfig] | None) -> Iterator[type[models.Model]]:
+    configs = apps.get_app_configs() if app_configs is None else app_configs
+    for config in configs:
+        yield from config.get_models()
+
+
+def _relations(model: type[models.Model]) -> Iterator[models.Field]:
+    """The relations ``model`` itself declares (forward FK, O2O, M2M, parent links)."""
+    for field in (*model._meta.local_fields, *model._meta.local_many_to_many):
+        if field.is_relation and isinstance(field.related_model, type):
+            yield field
+
+
+@checks.register(TAG)
+def check_no_cross_context_relations(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """No relation from one context's model to another's; the kernel relates to no context."""
+    errors: list[checks.CheckMessage] = []
+    for model in _models_of(app_configs):
+        source = owner_of(model._meta.app_label)
+        if source is None:
+            continue  # reported by check_every_model_has_an_owner
+        for field in _relations(model):
+            target_model = field.related_model
+            target = owner_of(target_model._meta.app_label)
+            if target == source or target == KERNEL:
+                continue  # the kernel's tables are in every context's database
+            if source == KERNEL:
+                errors.append(
+                    checks.Error(
+                        f"{model._meta.label}.{field.name} relates the kernel to "
+                        f"{target_model._meta.label} (context {target}).",
+                        hint="The kernel's tables exist in every database and "
+                        "relate to no context: store the id instead.",
+                        obj=field,
+                        id="boundaries.E002",
+                    )
+                )
+                continue
+            errors.append(
+                checks.Error(
+                    f"{model._meta.label}.{field.name} ({type(field).__name__}) crosses "
+                    f"from context {source} to {target_model._meta.label} "
+                    f"(context {target or 'unowned'}).",
+                    hint="Contexts refer to each other's data by id only: replace it "
+                    "with a UUIDField holding the id, and read the data through "
+                    f"contexts.{target}.public.",
+                    obj=field,
+                    id="boundaries.E001",
+                )
+            )
+    return errors
+
+
+@checks.register(TAG)
+def check_no_cross_context_proxies(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """A proxy model reads its concrete model's table: it must stay in that table's context."""
+    errors: list[checks.CheckMessage] = []
+    for model in _models_of(app_configs):
+        if not model._meta.proxy:
+            continue
+        concrete = model._meta.concrete_model
+        source = owner_of(model._meta.app_label)
+        target = owner_of(concrete._meta.app_label)
+        if source != target:
+            errors.append(
+                checks.Error(
+                    f"Proxy model {model._meta.label} of {source or 'no context'} reads "
+                    f"{concrete._meta.label}'s table, owned by {target or 'no context'}.",
+                    hint="Read another context's data through its public interface.",
+                    obj=model,
+                    id="boundaries.E003",
+                )
+            )
+    return errors
+
+
+@checks.register(TAG)
+def check_every_model_has_an_owner(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """Every model belongs to a context (or the kernel) and lives in its owner's package."""
+    errors: list[checks.CheckMessage] = []
+    for model in _models_of(app_configs):
+        config = model._meta.app_config
+        if owner_of(config.label) is None:
+            errors.append(
+                checks.Error(
+                    f"Model {model._meta.label} belongs to no context.",
+                    hint="Every table has an owner: move the model into a context, or "
+                    "add its app to PLATFORM_APPS in contexts/kernel/databases.py.",
+                    obj=model,
+                    id="boundaries.E004",
+                )
+            )
+        elif not model.__module__.startswith(f"{config.name}."):
+            errors.append(
+                checks.Error(
+                    f"Model {model._meta.label} is defined in {model.__module__}, outside "
+                    f"its app's package {config.name}.",
+                    hint="Define a context's models inside the context (no Meta.app_label "
+                    "pointing at another app).",
+                    obj=model,
+                    id="boundaries.E005",
+                )
+            )
+    return errors
