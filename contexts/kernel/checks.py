@@ -58,7 +58,7 @@ def check_no_cross_context_relations(app_configs=None, **kwargs) -> list[checks.
         for field in _relations(model):
             target_model = field.related_model
             target = owner_of(target_model._meta.app_label)
-            if target == source or target == KERNEL:
+            if target in (source, KERNEL):
                 continue  # the kernel's tables are in every context's database
             if source == KERNEL:
                 errors.append(
