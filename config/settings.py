@@ -59,6 +59,10 @@ INSTALLED_APPS = [
     *(f"contexts.{name}" for name in CONTEXTS),
     "config",  # wiring only: the seed_demo command
 ]
+# `make bench` compares against a bare insert endpoint; never on in production.
+BENCH_BARE_ENDPOINT = env_bool("BENCH_BARE_ENDPOINT", False)
+if BENCH_BARE_ENDPOINT:
+    INSTALLED_APPS.append("bench.bare")
 
 MIDDLEWARE = [
     "contexts.kernel.middleware.BodySizeLimitMiddleware",

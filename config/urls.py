@@ -1,5 +1,6 @@
 """Root URLs: service endpoints, the API docs, the admin and each context's routes."""
 
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
@@ -24,3 +25,6 @@ urlpatterns = [
     path("api/", include("contexts.payments.urls")),
     path("api/", include("contexts.notifications.urls")),
 ]
+
+if settings.BENCH_BARE_ENDPOINT:
+    urlpatterns.append(path("", include("bench.bare.urls")))
