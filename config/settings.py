@@ -131,6 +131,13 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 
 SHOP_CURRENCY = os.environ.get("SHOP_CURRENCY", "USD")
 
+# Payments: the gateway adapter (a dotted path to a PaymentGateway class; the
+# built-in simulated gateway by default) and how long it may take to answer.
+PAYMENT_GATEWAY = os.environ.get(
+    "PAYMENT_GATEWAY", "contexts.payments.simulated_gateway.SimulatedGateway"
+)
+PAYMENT_GATEWAY_TIMEOUT_SECONDS = float(os.environ.get("PAYMENT_GATEWAY_TIMEOUT_SECONDS") or 10)
+
 # Throttle counters must be shared by every web process: set CACHE_URL to a
 # Redis URL in production (the local-memory default is per process).
 CACHE_URL = os.environ.get("CACHE_URL", "")
