@@ -23,3 +23,43 @@ def pytest_collection_modifyitems(items):
 def api_client() -> APIClient:
     """An anonymous DRF test client."""
     return APIClient()
+
+
+# --- Accounts (users context) -------------------------------------------------
+# Factories are imported lazily: Django is not set up when this file is imported.
+
+
+@pytest.fixture
+def user(db):
+    """A registered, active user (password: ``factories.KNOWN_PASSWORD``)."""
+    from contexts.users.tests.factories import UserFactory
+
+    return UserFactory()
+
+
+@pytest.fixture
+def staff_user(db):
+    """An active staff user (``is_staff=True``), same known password."""
+    from contexts.users.tests.factories import StaffUserFactory
+
+    return StaffUserFactory()
+
+
+@pytest.fixture
+def make_auth_client():
+    """``make_auth_client(user)`` -> an APIClient sending ``Authorization: Bearer <access>``."""
+    from rest_framework_simplejwt.tokens import RefreshToken
+
+    def make(account) -> APIClient:
+        client = APIClient()
+        access = RefreshToken.for_user(account).access_token
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {access}")
+        return client
+
+    return make
+
+
+@pytest.fixture
+def auth_client(user, make_auth_client) -> APIClient:
+    """An APIClient authenticated as ``user``."""
+    return make_auth_client(user)

@@ -2,3 +2,58 @@
 
 Functions take and return plain data (primitives and frozen dataclasses).
 """
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from uuid import UUID
+
+from contexts.users import selectors
+
+__all__ = ["UserInfo", "get_user", "user_exists"]
+
+
+@dataclass(frozen=True)
+class UserInfo:
+    """What other contexts may know about an account."""
+
+    id: UUID
+    email: str
+    name: str
+    is_active: bool
+    is_staff: bool
+
+
+def get_user(user_id: UUID) -> UserInfo | None:
+    """The account with ``user_id`` (active or not), or None if there is none.
+
+    A malformed id is treated as unknown.
+    """
+    parsed = _as_uuid(user_id)
+    if parsed is None:
+        return None
+    user = selectors.user_get(user_id=parsed)
+    if user is None:
+        return None
+    return UserInfo(
+        id=user.id,
+        email=user.email,
+        name=user.name,
+        is_active=user.is_active,
+        is_staff=user.is_staff,
+    )
+
+
+def user_exists(user_id: UUID) -> bool:
+    """True if an *active* account has ``user_id``; False for unknown or malformed ids."""
+    parsed = _as_uuid(user_id)
+    return parsed is not None and selectors.user_is_active(user_id=parsed)
+
+
+def _as_uuid(value: UUID | str) -> UUID | None:
+    if isinstance(value, UUID):
+        return value
+    try:
+        return UUID(str(value))
+    except (TypeError, ValueError, AttributeError):
+        return None

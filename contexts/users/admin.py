@@ -1,0 +1,89 @@
+"""Admin for accounts, with their profile and preferences inline."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+
+from contexts.users.models import User, UserPreferences, UserProfile, normalize_email
+
+
+class _EmailNormalizingForm(forms.ModelForm):
+    def clean_email(self) -> str:
+        # Stored lower-cased, so the unique checks see the stored value.
+        return normalize_email(self.cleaned_data["email"])
+
+
+class UserCreationAdminForm(_EmailNormalizingForm, AdminUserCreationForm):
+    class Meta:
+        model = User
+        fields = ("email", "name")
+
+
+class UserChangeAdminForm(_EmailNormalizingForm, UserChangeForm):
+    class Meta:
+        model = User
+        fields = (
+            "email",
+            "password",
+            "name",
+            "is_active",
+            "is_staff",
+            "is_superuser",
+            "groups",
+            "user_permissions",
+        )
+
+
+class UserProfileInline(admin.StackedInline):
+    model = UserProfile
+    can_delete = False
+    extra = 0
+
+
+class UserPreferencesInline(admin.StackedInline):
+    model = UserPreferences
+    can_delete = False
+    extra = 0
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    form = UserChangeAdminForm
+    add_form = UserCreationAdminForm
+    inlines = (UserProfileInline, UserPreferencesInline)
+    list_display = ("email", "name", "is_active", "is_staff", "date_joined")
+    list_filter = ("is_active", "is_staff", "is_superuser", "groups")
+    search_fields = ("email", "name", "id")
+    ordering = ("email",)
+    readonly_fields = ("id", "last_login", "date_joined")
+    fieldsets = (
+        (None, {"fields": ("id", "email", "password")}),
+        ("Personal info", {"fields": ("name",)}),
+        (
+            "Permissions",
+            {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")},
+        ),
+        ("Important dates", {"fields": ("last_login", "date_joined")}),
+    )
+    add_fieldsets = (
+        (
+            None,
+            {
+                "classes": ("wide",),
+                "fields": ("email", "name", "usable_password", "password1", "password2"),
+            },
+        ),
+    )
+
+    def get_inlines(self, request, obj):
+        # The add form creates the account first; its rows are then created below.
+        return self.inlines if obj is not None else ()
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        # Every account has a profile and preferences, however it was created.
+        UserProfile.objects.get_or_create(user=form.instance)
+        UserPreferences.objects.get_or_create(user=form.instance)

@@ -1,0 +1,48 @@
+"""Reads of the users context."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from contexts.users.models import User, UserPreferences, UserProfile
+
+
+def user_get(*, user_id: UUID) -> User | None:
+    """The user with ``user_id`` (active or not), or None."""
+    return User.objects.filter(pk=user_id).first()
+
+
+def user_get_active(*, user_id: UUID) -> User | None:
+    """The active user with ``user_id``, or None."""
+    return User.objects.filter(pk=user_id, is_active=True).first()
+
+
+def user_is_active(*, user_id: UUID) -> bool:
+    """True if an active user has ``user_id``."""
+    return User.objects.filter(pk=user_id, is_active=True).exists()
+
+
+def user_email_taken(*, email: str) -> bool:
+    """True if any account (active or not) uses ``email``, whatever its case."""
+    return User.objects.filter(email__iexact=email.strip()).exists()
+
+
+def user_get_with_details(*, user_id: UUID) -> User | None:
+    """The user with its profile and preferences loaded in the same query."""
+    return User.objects.select_related("profile", "preferences").filter(pk=user_id).first()
+
+
+def user_profile_of(user: User) -> UserProfile:
+    """``user``'s profile; an unsaved default one for accounts created without it."""
+    try:
+        return user.profile
+    except UserProfile.DoesNotExist:
+        return UserProfile(user=user)
+
+
+def user_preferences_of(user: User) -> UserPreferences:
+    """``user``'s preferences; unsaved defaults for accounts created without them."""
+    try:
+        return user.preferences
+    except UserPreferences.DoesNotExist:
+        return UserPreferences(user=user)
