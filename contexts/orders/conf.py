@@ -1,0 +1,59 @@
+"""The orders context's knobs, read from Django settings (set from the environment).
+
+Read at call time, so tests can override them with the ``settings`` fixture.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+
+
+def _number(name: str, default: float) -> float:
+    return float(getattr(settings, name, default))
+
+
+def payment_max_attempts() -> int:
+    """Charge attempts before a gateway that keeps failing cancels the order (PAYMENT_FAILED)."""
+    return max(1, int(_number("ORDERS_PAYMENT_MAX_ATTEMPTS", 4)))
+
+
+def step_max_attempts() -> int:
+    """Attempts of the stock reservation before the order is given up (OUT_OF_STOCK)."""
+    return max(1, int(_number("ORDERS_SAGA_MAX_ATTEMPTS", 8)))
+
+
+def retry_delay(attempt: int) -> timedelta:
+    """Exponential backoff before attempt ``attempt + 1`` (capped)."""
+    base = _number("ORDERS_SAGA_RETRY_BASE_SECONDS", 0.2)
+    cap = _number("ORDERS_SAGA_RETRY_MAX_SECONDS", 30)
+    return timedelta(seconds=min(cap, base * 2 ** max(0, attempt - 1)))
+
+
+def lease() -> timedelta:
+    """How long a worker holds a saga step; a dead worker's step is resumed after it."""
+    return timedelta(seconds=_number("ORDERS_SAGA_LEASE_SECONDS", 60))
+
+
+def step_deadline() -> timedelta:
+    """How long a step before the pivot (reserve, charge) may take before it compensates."""
+    return timedelta(seconds=_number("ORDERS_SAGA_STEP_DEADLINE_SECONDS", 120))
+
+
+def sweep_grace() -> timedelta:
+    """How long a due saga waits for its queued task before the sweep re-enqueues it."""
+    return timedelta(seconds=_number("ORDERS_SAGA_SWEEP_GRACE_SECONDS", 5))
+
+
+def max_countdown() -> timedelta:
+    """The longest retry delay sent as a Celery countdown; longer ones wait for the sweep.
+
+    Long countdowns on Redis outlive the visibility timeout (RELIABILITY M4).
+    """
+    return timedelta(seconds=_number("ORDERS_SAGA_MAX_COUNTDOWN_SECONDS", 30))
+
+
+def idempotency_key_ttl() -> timedelta:
+    """How long an Idempotency-Key is remembered."""
+    return timedelta(hours=_number("ORDERS_IDEMPOTENCY_KEY_TTL_HOURS", 24))

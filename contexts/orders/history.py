@@ -1,0 +1,181 @@
+"""An order's event history: appending to it, and replaying it into state.
+
+Every change of an order appends one or more entries (numbered by a per-order
+sequence) in the same transaction as the order row, and the order row is what
+``replay`` makes of those entries. ``manage.py rebuild_orders --verify`` and the
+read model (``read_models.py``) both rely on ``replay``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from django.db.models import F
+
+from contexts.orders.models import (
+    CancelReason,
+    HistoryType,
+    Order,
+    OrderEvent,
+    OrderStatus,
+    OrderSummary,
+)
+
+#: Entries that change what a customer sees in the order list (status, reason).
+STATUS_TYPES = frozenset(
+    {HistoryType.ORDER_PLACED, HistoryType.ORDER_CONFIRMED, HistoryType.ORDER_CANCELLED}
+)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A history entry to append: its type, its data and the event published with it."""
+
+    type: str
+    data: dict[str, Any] = field(default_factory=dict)
+    event_id: UUID | None = None
+
+
+@dataclass
+class OrderState:
+    """An order as its history says it is."""
+
+    order_id: UUID
+    user_id: UUID
+    status: str
+    cancel_reason: str | None
+    total: Decimal
+    currency: str
+    items: list[dict[str, Any]]
+    created_at: datetime
+    updated_at: datetime
+    last_sequence: int
+    #: The sequence of the last entry that changed the status (what the list shows).
+    status_sequence: int
+
+
+class HistoryError(ValueError):
+    """A history that no order could have (e.g. it does not start with ORDER_PLACED)."""
+
+
+def append(
+    *,
+    order_id: UUID,
+    entries: Sequence[Entry],
+    now: datetime,
+    expected_status: str | None = None,
+    new_status: str | None = None,
+    cancel_reason: str | None = None,
+) -> list[OrderEvent] | None:
+    """Append ``entries`` and update the order row with them; call inside ``atomic("orders")``.
+
+    With ``expected_status`` the update is conditional (``WHERE status = ...``):
+    when the order is no longer in that status nothing is written and None is
+    returned. With ``new_status`` the order's status, reason and ``updated_at``
+    change too, and the read-model row follows in the same transaction.
+    """
+    changes: dict[str, Any] = {"last_sequence": F("last_sequence") + len(entries)}
+    if new_status is not None:
+        changes.update(status=new_status, cancel_reason=cancel_reason, updated_at=now)
+    rows = Order.objects.filter(pk=order_id)
+    if expected_status is not None:
+        rows = rows.filter(status=expected_status)
+    if rows.update(**changes) == 0:
+        return None
+    last = Order.objects.filter(pk=order_id).values_list("last_sequence", flat=True).get()
+    first = last - len(entries) + 1
+    events = [
+        OrderEvent(
+            order_id=order_id,
+            sequence=first + i,
+            type=entry.type,
+            occurred_at=now,
+            data=entry.data,
+            event_id=entry.event_id,
+        )
+        for i, entry in enumerate(entries)
+    ]
+    OrderEvent.objects.bulk_create(events)
+    if new_status is not None:
+        status_sequence = max(e.sequence for e in events if e.type in STATUS_TYPES)
+        OrderSummary.objects.filter(order_id=order_id, last_sequence__lt=status_sequence).update(
+            status=new_status,
+            cancel_reason=cancel_reason,
+            updated_at=now,
+            last_sequence=status_sequence,
+        )
+    return events
+
+
+def replay(events: Iterable[OrderEvent]) -> OrderState:
+    """Fold an order's history (oldest first) into its state."""
+    state: OrderState | None = None
+    expected = 1
+    for event in events:
+        if event.sequence != expected:
+            raise HistoryError(f"sequence {event.sequence} where {expected} was expected")
+        expected += 1
+        if state is None:
+            if event.type != HistoryType.ORDER_PLACED:
+                raise HistoryError(f"history starts with {event.type}, not ORDER_PLACED")
+            data = event.data
+            state = OrderState(
+                order_id=event.order_id,
+                user_id=UUID(data["user_id"]),
+                status=OrderStatus.PENDING,
+                cancel_reason=None,
+                total=Decimal(data["total"]),
+                currency=data["currency"],
+                items=list(data["items"]),
+                created_at=event.occurred_at,
+                updated_at=event.occurred_at,
+                last_sequence=event.sequence,
+                status_sequence=event.sequence,
+            )
+            continue
+        state.last_sequence = event.sequence
+        if event.type == HistoryType.ORDER_CONFIRMED:
+            _require(state, event, OrderStatus.PENDING)
+            state.status = OrderStatus.CONFIRMED
+        elif event.type == HistoryType.ORDER_CANCELLED:
+            _require(state, event, OrderStatus.PENDING, OrderStatus.CONFIRMED)
+            reason = event.data.get("reason")
+            if reason not in CancelReason.values:
+                raise HistoryError(f"ORDER_CANCELLED #{event.sequence} has reason {reason!r}")
+            state.status = OrderStatus.CANCELLED
+            state.cancel_reason = reason
+        elif event.type == HistoryType.ORDER_PLACED:
+            raise HistoryError(f"ORDER_PLACED again at #{event.sequence}")
+        else:
+            continue
+        state.updated_at = event.occurred_at
+        state.status_sequence = event.sequence
+    if state is None:
+        raise HistoryError("empty history")
+    return state
+
+
+def _require(state: OrderState, event: OrderEvent, *allowed: str) -> None:
+    if state.status not in allowed:
+        raise HistoryError(f"{event.type} #{event.sequence} while the order is {state.status}")
+
+
+def summary_fields(state: OrderState) -> dict[str, Any]:
+    """The read-model row of an order in ``state``."""
+    return {
+        "user_id": state.user_id,
+        "status": state.status,
+        "cancel_reason": state.cancel_reason,
+        "total": state.total,
+        "currency": state.currency,
+        "item_count": len(state.items),
+        "items": state.items,
+        "created_at": state.created_at,
+        "updated_at": state.updated_at,
+        "last_sequence": state.status_sequence,
+    }

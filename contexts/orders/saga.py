@@ -1,0 +1,560 @@
+"""The order placement saga: reserve stock -> charge payment -> confirm.
+
+Orchestrated and persistent. ``SagaState`` holds the step an order's saga is
+at; a runner *claims* the saga with a conditional update (the step must be due:
+``next_attempt_at <= now``) that also sets a lease (``next_attempt_at = now +
+lease``) and counts the attempt. Every transition afterwards is conditional on
+the step and attempt number it claimed, so a runner that lost its lease (a
+worker presumed dead, a redelivered message) cannot move the saga twice. Each
+transition writes the saga state, the order row and its history (and the
+outbox row, if any) in one ``atomic("orders")``; calls to inventory and
+payments happen between transactions, never inside one, and are idempotent
+per order, so re-running a step after a crash repeats nothing.
+
+Business failures compensate in reverse (release stock, refund, cancel with a
+reason); transient failures retry with exponential backoff, persisted in
+``next_attempt_at`` and sent as a short Celery countdown, with
+``orders.resume_stalled_sagas`` (beat) as the safety net for lost messages
+and dead workers. Once the payment is captured (the pivot) the saga only
+moves forward: confirming retries until it succeeds, except when the
+reservation is gone, which refunds and cancels OUT_OF_STOCK.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from celery import current_app
+from django.db.models import F
+from django.utils import timezone
+
+from contexts.catalog import public as catalog
+from contexts.inventory import public as inventory
+from contexts.kernel.correlation import get_correlation_id, reset_correlation_id, set_correlation_id
+from contexts.kernel.outbox import publish
+from contexts.kernel.transactions import atomic, on_commit
+from contexts.orders import conf, history
+from contexts.orders.events import OrderCancelled, OrderConfirmed
+from contexts.orders.history import Entry
+from contexts.orders.models import (
+    CancelReason,
+    HistoryType,
+    OrderStatus,
+    SagaState,
+    SagaStatus,
+    SagaStep,
+)
+from contexts.payments import public as payments
+
+logger = logging.getLogger(__name__)
+
+TASK_NAME = "orders.advance_saga"
+#: Steps before the pivot: they give up (compensate) after their deadline.
+BEFORE_PIVOT = frozenset({SagaStep.RESERVE_STOCK, SagaStep.CHARGE_PAYMENT})
+#: More steps than a saga can take in one run; a guard against a loop bug.
+MAX_STEPS_PER_RUN = 8
+
+
+# --- Scheduling -------------------------------------------------------------
+
+
+def enqueue(order_id: UUID, *, countdown: float | None = None) -> None:
+    """Send ``orders.advance_saga`` for the order; the sweep covers a failed send."""
+    try:
+        current_app.send_task(
+            TASK_NAME,
+            args=[str(order_id)],
+            kwargs={"correlation_id": get_correlation_id()},
+            countdown=countdown,
+            retry=False,
+        )
+    except Exception:  # broker down: the saga is persisted, the sweep resumes it (M7)
+        logger.warning("could not enqueue the saga of order %s; the sweep will", order_id)
+
+
+def enqueue_on_commit(order_id: UUID) -> None:
+    """Enqueue the saga once the current ``atomic("orders")`` commits."""
+    on_commit("orders", lambda order_id=order_id: enqueue(order_id))
+
+
+def saga_resume_stalled(*, limit: int = 500) -> int:
+    """Re-enqueue sagas whose step is overdue (lost message, dead worker); returns how many.
+
+    A saga is overdue when its step was due (or its lease ended) more than the
+    sweep's grace ago. ``FOR UPDATE SKIP LOCKED`` lets sweeps run side by side,
+    and ``updated_at`` records the sweep so the same saga is not re-enqueued
+    more than once per grace period.
+    """
+    now = timezone.now()
+    cutoff = now - conf.sweep_grace()
+    with atomic("orders"):
+        ids = list(
+            SagaState.objects.select_for_update(skip_locked=True)
+            .filter(status=SagaStatus.ACTIVE, next_attempt_at__lte=cutoff, updated_at__lte=cutoff)
+            .order_by("next_attempt_at")
+            .values_list("order_id", flat=True)[:limit]
+        )
+        if ids:
+            SagaState.objects.filter(order_id__in=ids).update(updated_at=now)
+            for order_id in ids:
+                enqueue_on_commit(order_id)
+    if ids:
+        logger.info("resumed %d stalled saga(s)", len(ids))
+    return len(ids)
+
+
+# --- Running ----------------------------------------------------------------
+
+
+class _Stale(Exception):
+    """The saga moved on under us (another runner holds it): roll back and stop."""
+
+
+def saga_advance(*, order_id: UUID) -> bool:
+    """Run the order's saga from its current step until it finishes or must wait.
+
+    Returns False when there was nothing to do: the saga is finished, not due
+    yet, or held by another runner.
+    """
+    state = _claim(order_id=order_id, now=timezone.now())
+    if state is None:
+        return False
+    _run(state)
+    return True
+
+
+def saga_advance_claimed(*, order_id: UUID) -> None:
+    """Run a saga this process has just claimed itself (e.g. after a customer cancel)."""
+    state = SagaState.objects.select_related("order").filter(order_id=order_id).first()
+    if state is not None and state.status == SagaStatus.ACTIVE:
+        _run(state)
+
+
+def start_refund_and_restock(*, order_id: UUID, now: datetime) -> None:
+    """Inside the customer cancel's transaction: the saga is to refund and restock, now.
+
+    The caller holds the step (attempt 1, leased) and runs it right after commit.
+    """
+    fields = {
+        "step": SagaStep.REFUND_AND_RESTOCK,
+        "status": SagaStatus.ACTIVE,
+        "attempts": 1,
+        "next_attempt_at": now + conf.lease(),
+        "deadline": None,
+        "cancel_reason": CancelReason.CUSTOMER_CANCELLED,
+        "release_stock": False,
+        "refund_payment": True,
+        "last_error": "",
+        "correlation_id": get_correlation_id(),
+    }
+    if not SagaState.objects.filter(order_id=order_id).update(**fields):
+        SagaState.objects.create(order_id=order_id, **fields)
+
+
+def _claim(*, order_id: UUID, now: datetime) -> SagaState | None:
+    claimed = SagaState.objects.filter(
+        order_id=order_id, status=SagaStatus.ACTIVE, next_attempt_at__lte=now
+    ).update(next_attempt_at=now + conf.lease(), attempts=F("attempts") + 1)
+    if not claimed:
+        return None
+    return SagaState.objects.select_related("order").get(order_id=order_id)
+
+
+def _run(state: SagaState) -> None:
+    token = set_correlation_id(state.correlation_id or get_correlation_id())
+    try:
+        for _ in range(MAX_STEPS_PER_RUN):
+            step = _STEPS[state.step]
+            next_state = step(state)
+            if next_state is None or next_state.status == SagaStatus.DONE:
+                return
+            state = next_state
+        logger.error("saga of order %s did not settle in one run", state.order_id)
+    finally:
+        reset_correlation_id(token)
+
+
+def _transition(
+    state: SagaState,
+    *,
+    step: str,
+    entries: Sequence[Entry] = (),
+    expected_status: str | None = None,
+    new_status: str | None = None,
+    cancel_reason: str | None = None,
+    event: Any = None,
+    saga_fields: dict[str, Any] | None = None,
+) -> SagaState | None:
+    """Move the saga from the step it holds to ``step`` and record the order's change.
+
+    Returns the new state (still leased by this runner) or None if another
+    runner had moved the saga on (nothing is written then).
+    """
+    now = timezone.now()
+    done = step == SagaStep.DONE
+    fields: dict[str, Any] = {
+        "step": step,
+        "status": SagaStatus.DONE if done else SagaStatus.ACTIVE,
+        "attempts": 0 if done else 1,
+        "next_attempt_at": now if done else now + conf.lease(),
+        "deadline": now + conf.step_deadline() if step in BEFORE_PIVOT else None,
+        "last_error": "",
+        **(saga_fields or {}),
+    }
+    try:
+        with atomic("orders"):
+            moved = SagaState.objects.filter(
+                order_id=state.order_id,
+                step=state.step,
+                attempts=state.attempts,
+                status=SagaStatus.ACTIVE,
+            ).update(**fields)
+            if not moved:
+                raise _Stale
+            if entries and (
+                history.append(
+                    order_id=state.order_id,
+                    entries=entries,
+                    now=now,
+                    expected_status=expected_status,
+                    new_status=new_status,
+                    cancel_reason=cancel_reason,
+                )
+                is None
+            ):
+                raise _Stale
+            if event is not None:
+                publish(event)
+    except _Stale:
+        logger.info("saga of order %s moved on elsewhere; leaving it", state.order_id)
+        return None
+    for name, value in fields.items():
+        setattr(state, name, value)
+    return state
+
+
+def _retry(state: SagaState, error: BaseException | str, *, entry: Entry | None = None) -> None:
+    """A transient failure: try the same step again after a backoff."""
+    now = timezone.now()
+    delay = conf.retry_delay(state.attempts)
+    message = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+    with atomic("orders"):
+        moved = SagaState.objects.filter(
+            order_id=state.order_id,
+            step=state.step,
+            attempts=state.attempts,
+            status=SagaStatus.ACTIVE,
+        ).update(next_attempt_at=now + delay, last_error=message[:2000])
+        if moved and entry is not None:
+            history.append(order_id=state.order_id, entries=[entry], now=now)
+    if not moved:
+        return
+    logger.warning(
+        "saga of order %s: %s failed (attempt %d), retrying in %.1fs: %s",
+        state.order_id,
+        state.step,
+        state.attempts,
+        delay.total_seconds(),
+        message,
+    )
+    if delay <= conf.max_countdown():
+        enqueue(state.order_id, countdown=delay.total_seconds())
+
+
+def _give_up_if_overdue(state: SagaState) -> SagaState | bool | None:
+    """Before the pivot, a step past its deadline or attempts compensates instead of running.
+
+    Returns False when the step may run; otherwise the outcome of compensating.
+    """
+    if state.step not in BEFORE_PIVOT:
+        return False
+    overdue = state.deadline is not None and timezone.now() > state.deadline
+    if state.step == SagaStep.RESERVE_STOCK:
+        if not overdue and state.attempts <= conf.step_max_attempts():
+            return False
+        # A reservation may have been made before a crash: release it.
+        return _compensate_with(
+            state,
+            reason=CancelReason.OUT_OF_STOCK,
+            entry=Entry(
+                HistoryType.STOCK_RESERVATION_FAILED,
+                {"reason": "no answer from inventory in time", "attempts": state.attempts - 1},
+            ),
+            release=True,
+            refund=False,
+        )
+    if not overdue and state.attempts <= conf.payment_max_attempts():
+        return False
+    return _payment_failed(state, "no answer from the payment gateway in time")
+
+
+def _compensate_with(
+    state: SagaState, *, reason: str, entry: Entry, release: bool, refund: bool
+) -> SagaState | None:
+    return _transition(
+        state,
+        step=SagaStep.COMPENSATE,
+        entries=[entry],
+        expected_status=OrderStatus.PENDING,
+        saga_fields={"cancel_reason": reason, "release_stock": release, "refund_payment": refund},
+    )
+
+
+def _payment_failed(state: SagaState, detail: str) -> SagaState | None:
+    # The outcome of the last attempt is unknown: refund whatever may have been captured.
+    return _compensate_with(
+        state,
+        reason=CancelReason.PAYMENT_FAILED,
+        entry=Entry(HistoryType.PAYMENT_FAILED, {"error": detail, "attempts": state.attempts}),
+        release=True,
+        refund=True,
+    )
+
+
+def _cancel_now(state: SagaState, *, reason: str, entries: Sequence[Entry]) -> SagaState | None:
+    """Cancel a PENDING order that holds nothing to give back (e.g. stock never reserved)."""
+    order = state.order
+    event = OrderCancelled(order_id=order.id, user_id=order.user_id, reason=reason)
+    return _transition(
+        state,
+        step=SagaStep.DONE,
+        entries=[*entries, Entry(HistoryType.ORDER_CANCELLED, {"reason": reason}, event.event_id)],
+        expected_status=OrderStatus.PENDING,
+        new_status=OrderStatus.CANCELLED,
+        cancel_reason=reason,
+        event=event,
+        saga_fields={"cancel_reason": reason},
+    )
+
+
+# --- Steps ------------------------------------------------------------------
+
+
+def _reserve_stock(state: SagaState) -> SagaState | None:
+    overdue = _give_up_if_overdue(state)
+    if overdue is not False:
+        return overdue
+    order = state.order
+    items = list(order.items.all())
+    try:
+        products = catalog.get_products([item.product_id for item in items])
+        gone = [str(item.product_id) for item in items if item.product_id not in products]
+        if gone:
+            return _cancel_now(
+                state,
+                reason=CancelReason.PRODUCT_UNAVAILABLE,
+                entries=[
+                    Entry(
+                        HistoryType.STOCK_RESERVATION_FAILED,
+                        {"reason": "product unavailable", "product_ids": gone},
+                    )
+                ],
+            )
+        inventory.reserve_stock_for_order(
+            order_id=order.id,
+            lines=[
+                inventory.StockLine(product_id=item.product_id, quantity=item.quantity)
+                for item in items
+            ],
+        )
+    except inventory.OutOfStock as exc:
+        return _cancel_now(
+            state,
+            reason=CancelReason.OUT_OF_STOCK,
+            entries=[
+                Entry(
+                    HistoryType.STOCK_RESERVATION_FAILED,
+                    {
+                        "reason": "out of stock",
+                        "product_ids": [str(p) for p in getattr(exc, "product_ids", ())],
+                    },
+                )
+            ],
+        )
+    except inventory.ReservationNotHeld:
+        # Reserved earlier, then released (expired) before we recorded it: nothing is held.
+        return _cancel_now(
+            state,
+            reason=CancelReason.OUT_OF_STOCK,
+            entries=[
+                Entry(
+                    HistoryType.STOCK_RESERVATION_FAILED,
+                    {"reason": "reservation released before it was recorded"},
+                )
+            ],
+        )
+    except inventory.InventoryError as exc:
+        # Any other refusal of a well-formed request (e.g. a product inventory does not know).
+        return _cancel_now(
+            state,
+            reason=CancelReason.PRODUCT_UNAVAILABLE,
+            entries=[Entry(HistoryType.STOCK_RESERVATION_FAILED, {"reason": str(exc)})],
+        )
+    except Exception as exc:
+        _retry(state, exc)
+        return None
+    return _transition(
+        state,
+        step=SagaStep.CHARGE_PAYMENT,
+        entries=[
+            Entry(
+                HistoryType.STOCK_RESERVED,
+                {
+                    "lines": [
+                        {"product_id": str(i.product_id), "quantity": i.quantity} for i in items
+                    ]
+                },
+            )
+        ],
+        expected_status=OrderStatus.PENDING,
+    )
+
+
+def _charge_payment(state: SagaState) -> SagaState | None:
+    overdue = _give_up_if_overdue(state)
+    if overdue is not False:
+        return overdue
+    order = state.order
+    try:
+        payment = payments.charge_for_order(
+            order_id=order.id,
+            amount=order.total,
+            currency=order.currency,
+            payment_token=order.payment_token,
+        )
+    except payments.PaymentDeclined as exc:
+        return _compensate_with(
+            state,
+            reason=CancelReason.PAYMENT_DECLINED,
+            entry=Entry(HistoryType.PAYMENT_DECLINED, {"detail": str(exc)}),
+            release=True,
+            refund=False,
+        )
+    except payments.PaymentGatewayUnavailable as exc:
+        if state.attempts >= conf.payment_max_attempts():
+            return _payment_failed(state, str(exc))
+        _retry(
+            state,
+            exc,
+            entry=Entry(
+                HistoryType.PAYMENT_RETRY_SCHEDULED,
+                {"attempt": state.attempts, "error": str(exc)},
+            ),
+        )
+        return None
+    except payments.PaymentError as exc:
+        # Refused for a reason other than a decline (e.g. an amount it cannot take).
+        return _payment_failed(state, str(exc))
+    except Exception as exc:
+        _retry(state, exc)
+        return None
+    return _transition(
+        state,
+        step=SagaStep.CONFIRM_ORDER,
+        entries=[
+            Entry(
+                HistoryType.PAYMENT_CAPTURED,
+                {
+                    "payment_id": str(payment.payment_id),
+                    "amount": str(payment.amount),
+                    "currency": payment.currency,
+                },
+            )
+        ],
+        expected_status=OrderStatus.PENDING,
+    )
+
+
+def _confirm_order(state: SagaState) -> SagaState | None:
+    order = state.order
+    try:
+        inventory.commit_stock_for_order(order_id=order.id)
+    except inventory.ReservationNotHeld:
+        # Captured, but the reservation expired meanwhile: give the money back.
+        return _compensate_with(
+            state,
+            reason=CancelReason.OUT_OF_STOCK,
+            entry=Entry(
+                HistoryType.STOCK_RESERVATION_FAILED,
+                {"reason": "reservation expired before it was committed"},
+            ),
+            release=False,
+            refund=True,
+        )
+    except Exception as exc:
+        # After the pivot only forward: retry until the commit succeeds (S4).
+        _retry(state, exc)
+        return None
+    event = OrderConfirmed(
+        order_id=order.id, user_id=order.user_id, total=order.total, currency=order.currency
+    )
+    return _transition(
+        state,
+        step=SagaStep.DONE,
+        entries=[Entry(HistoryType.ORDER_CONFIRMED, {}, event.event_id)],
+        expected_status=OrderStatus.PENDING,
+        new_status=OrderStatus.CONFIRMED,
+        event=event,
+    )
+
+
+def _compensate(state: SagaState) -> SagaState | None:
+    order = state.order
+    reason = state.cancel_reason or CancelReason.OUT_OF_STOCK
+    entries: list[Entry] = []
+    try:
+        if state.release_stock:
+            inventory.release_stock_for_order(order_id=order.id, reason=reason)
+            entries.append(Entry(HistoryType.STOCK_RELEASED, {}))
+        if state.refund_payment:
+            refund = payments.refund_for_order(order_id=order.id)
+            if refund is not None:
+                entries.append(
+                    Entry(
+                        HistoryType.PAYMENT_REFUNDED,
+                        {"payment_id": str(refund.payment_id), "amount": str(refund.amount)},
+                    )
+                )
+    except Exception as exc:
+        # Compensations are retried until done (S3).
+        _retry(state, exc)
+        return None
+    return _cancel_now(state, reason=reason, entries=entries)
+
+
+def _refund_and_restock(state: SagaState) -> SagaState | None:
+    order_id = state.order_id
+    try:
+        refund = payments.refund_for_order(order_id=order_id)
+        inventory.restock_for_order(order_id=order_id)
+    except Exception as exc:
+        _retry(state, exc)
+        return None
+    entries = [Entry(HistoryType.STOCK_RESTOCKED, {})]
+    if refund is not None:
+        entries.insert(
+            0,
+            Entry(
+                HistoryType.PAYMENT_REFUNDED,
+                {"payment_id": str(refund.payment_id), "amount": str(refund.amount)},
+            ),
+        )
+    return _transition(state, step=SagaStep.DONE, entries=entries)
+
+
+def _finished(state: SagaState) -> None:
+    return None
+
+
+_STEPS: dict[str, Callable[[SagaState], SagaState | None]] = {
+    SagaStep.RESERVE_STOCK: _reserve_stock,
+    SagaStep.CHARGE_PAYMENT: _charge_payment,
+    SagaStep.CONFIRM_ORDER: _confirm_order,
+    SagaStep.COMPENSATE: _compensate,
+    SagaStep.REFUND_AND_RESTOCK: _refund_and_restock,
+    SagaStep.DONE: _finished,
+}

@@ -1,0 +1,36 @@
+"""Read queries of the orders context."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from django.db.models import QuerySet
+
+from contexts.orders.errors import OrderNotFound
+from contexts.orders.models import Order, OrderEvent, OrderSummary
+
+
+def order_with_items(*, order_id: UUID) -> Order | None:
+    """The order with its items (two queries), or None."""
+    return Order.objects.prefetch_related("items").filter(pk=order_id).first()
+
+
+def order_for_actor(*, order_id: UUID, actor_id: UUID, actor_is_staff: bool) -> Order:
+    """The order if ``actor`` owns it or is staff; ``OrderNotFound`` otherwise (not 403)."""
+    orders = Order.objects.prefetch_related("items").filter(pk=order_id)
+    if not actor_is_staff:
+        orders = orders.filter(user_id=actor_id)
+    order = orders.first()
+    if order is None:
+        raise OrderNotFound()
+    return order
+
+
+def order_history(*, order_id: UUID) -> list[OrderEvent]:
+    """The order's history, oldest first."""
+    return list(OrderEvent.objects.filter(order_id=order_id).order_by("sequence"))
+
+
+def order_summaries_for_user(*, user_id: UUID) -> QuerySet[OrderSummary]:
+    """The user's orders from the read model, newest first (one query per page)."""
+    return OrderSummary.objects.filter(user_id=user_id).order_by("-created_at", "-order_id")

@@ -1,0 +1,99 @@
+"""The orders API's request validation and response shapes (API.md, Orders)."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from contexts.orders.models import MAX_LINES, MAX_QUANTITY, MONEY
+
+PAYMENT_TOKEN_MAX_LENGTH = 200
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """A JSON integer only: strings, floats and booleans are rejected."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictCharField(serializers.CharField):
+    """A JSON string only (DRF would turn a number into one)."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictUUIDField(serializers.UUIDField):
+    """A UUID given as a JSON string (DRF would accept an integer)."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid", value=data)
+        return super().to_internal_value(data)
+
+
+class OrderLineRequestSerializer(serializers.Serializer):
+    product_id = StrictUUIDField()
+    quantity = StrictIntegerField(min_value=1, max_value=MAX_QUANTITY)
+
+
+class OrderPlaceRequestSerializer(serializers.Serializer):
+    """What a client may send; prices, totals, status or owner are not fields, so ignored."""
+
+    items = OrderLineRequestSerializer(many=True, allow_empty=False, max_length=MAX_LINES)
+    payment_token = StrictCharField(
+        allow_blank=False, trim_whitespace=False, max_length=PAYMENT_TOKEN_MAX_LENGTH
+    )
+
+    def validate_items(self, items):
+        product_ids = [item["product_id"] for item in items]
+        if len(set(product_ids)) != len(product_ids):
+            raise serializers.ValidationError("A product may appear only once per order.")
+        return items
+
+    def validate_payment_token(self, value: str) -> str:
+        if not value.strip():
+            raise serializers.ValidationError("This field may not be blank.")
+        return value
+
+
+class OrderItemSerializer(serializers.Serializer):
+    product_id = serializers.UUIDField()
+    sku = serializers.CharField()
+    name = serializers.CharField()
+    quantity = serializers.IntegerField()
+    unit_price = serializers.DecimalField(**MONEY)
+    line_total = serializers.DecimalField(**MONEY)
+
+
+class OrderSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    user_id = serializers.UUIDField()
+    status = serializers.CharField()
+    cancel_reason = serializers.CharField(allow_null=True)
+    items = OrderItemSerializer(many=True)
+    total = serializers.DecimalField(**MONEY)
+    currency = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+class OrderListEntrySerializer(OrderSerializer):
+    """An order as the list shows it, read from the read model (same shape as an order)."""
+
+    id = serializers.UUIDField(source="order_id")
+
+
+class OrderHistoryEntrySerializer(serializers.Serializer):
+    sequence = serializers.IntegerField()
+    type = serializers.CharField()
+    occurred_at = serializers.DateTimeField()
+    data = serializers.JSONField()
+
+
+class OrderHistorySerializer(serializers.Serializer):
+    results = OrderHistoryEntrySerializer(many=True)

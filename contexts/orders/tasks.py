@@ -1,0 +1,35 @@
+"""Celery tasks of the orders context (thin: each calls one service), on the orders queue.
+
+- ``orders.advance_saga``: run an order's saga from its current step.
+- ``orders.resume_stalled_sagas`` (beat): re-enqueue sagas whose step is overdue
+  (a lost message, a worker that died mid-step), RELIABILITY S1/M4.
+- ``orders.purge_idempotency_keys`` (beat, e.g. hourly): forget expired keys.
+"""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from celery import shared_task
+
+from contexts.kernel.correlation import reset_correlation_id, set_correlation_id
+from contexts.orders import saga, services
+
+
+@shared_task(name=saga.TASK_NAME)
+def advance_saga(order_id: str, correlation_id: str | None = None) -> bool:
+    token = set_correlation_id(correlation_id or None)
+    try:
+        return saga.saga_advance(order_id=UUID(order_id))
+    finally:
+        reset_correlation_id(token)
+
+
+@shared_task(name="orders.resume_stalled_sagas")
+def resume_stalled_sagas() -> int:
+    return saga.saga_resume_stalled()
+
+
+@shared_task(name="orders.purge_idempotency_keys")
+def purge_idempotency_keys() -> int:
+    return services.idempotency_keys_purge()
