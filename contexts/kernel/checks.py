@@ -5,7 +5,8 @@ only. A ``ForeignKey``, ``OneToOneField`` or ``ManyToManyField`` (or a proxy,
 or multi-table inheritance) from one context's model to another's is a join
 across what may be two databases, so it is reported as an error by
 ``manage.py check`` (tag ``boundaries``). The kernel's tables exist in every
-context's database, so they may relate to nothing but each other.
+context's database and are purged on their own schedule, so the kernel and the
+contexts relate by id only too.
 
 Which context owns an app comes from ``contexts.kernel.databases.context_of_app``;
 Django's own auth/admin/contenttypes/sessions apps belong to users.
@@ -49,7 +50,7 @@ def _relations(model: type[models.Model]) -> Iterator[models.Field]:
 
 @checks.register(TAG)
 def check_no_cross_context_relations(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
-    """No relation from one context's model to another's; the kernel relates to no context."""
+    """A model relates only to models of its own owner (context or kernel)."""
     errors: list[checks.CheckMessage] = []
     for model in _models_of(app_configs):
         source = owner_of(model._meta.app_label)
@@ -58,15 +59,15 @@ def check_no_cross_context_relations(app_configs=None, **kwargs) -> list[checks.
         for field in _relations(model):
             target_model = field.related_model
             target = owner_of(target_model._meta.app_label)
-            if target in (source, KERNEL):
-                continue  # the kernel's tables are in every context's database
-            if source == KERNEL:
+            if target == source:
+                continue
+            if KERNEL in (source, target):
                 errors.append(
                     checks.Error(
-                        f"{model._meta.label}.{field.name} relates the kernel to "
-                        f"{target_model._meta.label} (context {target}).",
-                        hint="The kernel's tables exist in every database and "
-                        "relate to no context: store the id instead.",
+                        f"{model._meta.label}.{field.name} relates {source} to "
+                        f"{target_model._meta.label} ({target or 'no context'}).",
+                        hint="The kernel's tables exist in every database and are purged "
+                        "on their own schedule: kernel and contexts relate by id only.",
                         obj=field,
                         id="boundaries.E002",
                     )

@@ -1,0 +1,1 @@
+"""Architecture tests: the rules of ARCHITECTURE.md that fail CI when broken."""
