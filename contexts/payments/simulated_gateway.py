@@ -1,0 +1,202 @@
+"""The built-in simulated gateway (the default ``PAYMENT_GATEWAY``).
+
+It behaves like a remote PSP: it keeps its own ledger (the
+``SimulatedGatewayOperation`` table, one row per idempotency key, in its own
+transaction) so the same key never charges or refunds twice, across every
+process that calls it. What it does is chosen by the card token:
+
+=====================  =====================================================
+token                  behaviour
+=====================  =====================================================
+``tok_decline…``       declined (``card_declined``)
+``tok_fail_once…``     gateway error on the first request of a key, then approved
+``tok_fail…``          gateway error, always
+``tok_lost_reply…``    charges, then the reply is lost (GatewayTimeout) on the
+                       first request of a key; a retry gets the same charge
+``tok_hang_once…``     hangs past the timeout on the first request, then approved
+``tok_hang…``          hangs past the timeout (GatewayTimeout), never charges
+``tok_refund_fail_N…`` charge approved; its refund fails with a gateway error
+                       on the first N requests of the refund's key
+empty                  declined (``invalid_token``)
+anything else          approved
+=====================  =====================================================
+
+A hang lasts ``PAYMENT_GATEWAY_TIMEOUT_SECONDS`` (the time a real client would
+wait before giving up), so tests keep it short by setting that small.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+import time
+import uuid
+from decimal import Decimal
+
+from django.db.models import Sum
+
+from contexts.kernel.transactions import atomic
+from contexts.payments.gateway import (
+    APPROVED,
+    DECLINED,
+    GatewayError,
+    GatewayResult,
+    GatewayTimeout,
+    gateway_timeout_seconds,
+)
+from contexts.payments.models import SimulatedGatewayOperation as Operation
+
+CONTEXT = "payments"
+_REFUND_FAIL = re.compile(r"^tok_refund_fail_(\d+)")
+
+
+class _Behaviour(enum.Enum):
+    APPROVE = "approve"
+    APPROVE_LOSE_REPLY = "approve, then lose the reply"
+    DECLINE = "decline"
+    FAIL = "fail"
+    HANG = "hang"
+    REPLAY = "replay the stored answer"
+
+
+class SimulatedGateway:
+    """A PaymentGateway whose outcomes are chosen by the token (see the module doc)."""
+
+    def charge(
+        self, *, idempotency_key: str, amount: Decimal, currency: str, token: str
+    ) -> GatewayResult:
+        if amount <= 0:
+            return GatewayResult(status=DECLINED, reason="invalid_amount")
+        with atomic(CONTEXT):
+            op = _claim(
+                idempotency_key,
+                kind=Operation.Kind.CHARGE,
+                amount=amount,
+                currency=currency,
+                token=token,
+            )
+            if (op.kind, op.amount, op.currency, op.token) != (
+                Operation.Kind.CHARGE,
+                amount,
+                currency,
+                token,
+            ):
+                # A PSP refuses a key reused for a different request.
+                return GatewayResult(status=DECLINED, reason="idempotency_key_reused")
+            behaviour = _charge_behaviour(op, token)
+            if behaviour in (_Behaviour.APPROVE, _Behaviour.APPROVE_LOSE_REPLY):
+                _settle(op, Operation.Outcome.APPROVED, reference=f"ch_{uuid.uuid4().hex}")
+            elif behaviour is _Behaviour.DECLINE:
+                reason = "card_declined" if token else "invalid_token"
+                _settle(op, Operation.Outcome.DECLINED, reason=reason)
+        return _answer(op, behaviour)
+
+    def refund(
+        self, *, idempotency_key: str, charge_reference: str, amount: Decimal, currency: str
+    ) -> GatewayResult:
+        if amount <= 0:
+            return GatewayResult(status=DECLINED, reason="invalid_amount")
+        with atomic(CONTEXT):
+            op = _claim(
+                idempotency_key,
+                kind=Operation.Kind.REFUND,
+                amount=amount,
+                currency=currency,
+                charge_reference=charge_reference,
+            )
+            if (op.kind, op.amount, op.currency, op.charge_reference) != (
+                Operation.Kind.REFUND,
+                amount,
+                currency,
+                charge_reference,
+            ):
+                return GatewayResult(status=DECLINED, reason="idempotency_key_reused")
+            if op.outcome is not None:
+                behaviour = _Behaviour.REPLAY
+            else:
+                behaviour, reason = _refund_behaviour(op)
+                if behaviour is _Behaviour.APPROVE:
+                    _settle(op, Operation.Outcome.APPROVED, reference=f"re_{uuid.uuid4().hex}")
+                elif behaviour is _Behaviour.DECLINE:
+                    _settle(op, Operation.Outcome.DECLINED, reason=reason)
+        return _answer(op, behaviour)
+
+
+def _claim(idempotency_key: str, **fields) -> Operation:
+    """The key's ledger row, created if new, locked, with this request counted."""
+    Operation.objects.bulk_create(
+        [Operation(idempotency_key=idempotency_key, **fields)], ignore_conflicts=True
+    )
+    op = Operation.objects.select_for_update().get(idempotency_key=idempotency_key)
+    op.calls += 1
+    op.save(update_fields=["calls", "updated_at"])
+    return op
+
+
+def _settle(op: Operation, outcome: str, *, reference: str = "", reason: str = "") -> None:
+    op.outcome = outcome
+    op.reference = reference
+    op.decline_reason = reason
+    op.save(update_fields=["outcome", "reference", "decline_reason", "updated_at"])
+
+
+def _charge_behaviour(op: Operation, token: str) -> _Behaviour:
+    if op.outcome is not None:
+        return _Behaviour.REPLAY
+    first = op.calls == 1
+    if not token or token.startswith("tok_decline"):
+        return _Behaviour.DECLINE
+    if token.startswith("tok_fail_once"):
+        return _Behaviour.FAIL if first else _Behaviour.APPROVE
+    if token.startswith("tok_fail"):
+        return _Behaviour.FAIL
+    if token.startswith("tok_hang_once"):
+        return _Behaviour.HANG if first else _Behaviour.APPROVE
+    if token.startswith("tok_hang"):
+        return _Behaviour.HANG
+    if token.startswith("tok_lost_reply"):
+        return _Behaviour.APPROVE_LOSE_REPLY if first else _Behaviour.APPROVE
+    return _Behaviour.APPROVE
+
+
+def _refund_behaviour(op: Operation) -> tuple[_Behaviour, str]:
+    """Whether an unsettled refund goes through, given the charge it refers to."""
+    charge = (
+        Operation.objects.select_for_update()
+        .filter(
+            kind=Operation.Kind.CHARGE,
+            outcome=Operation.Outcome.APPROVED,
+            reference=op.charge_reference,
+        )
+        .first()
+    )
+    if charge is None:
+        return _Behaviour.DECLINE, "unknown_charge"
+    if charge.currency != op.currency:
+        return _Behaviour.DECLINE, "currency_mismatch"
+    refunded = Operation.objects.filter(
+        kind=Operation.Kind.REFUND,
+        outcome=Operation.Outcome.APPROVED,
+        charge_reference=op.charge_reference,
+    ).aggregate(total=Sum("amount"))["total"] or Decimal("0")
+    if refunded + op.amount > charge.amount:
+        return _Behaviour.DECLINE, "amount_exceeds_charge"
+    failing = _REFUND_FAIL.match(charge.token)
+    if failing and op.calls <= int(failing.group(1)):
+        return _Behaviour.FAIL, ""
+    return _Behaviour.APPROVE, ""
+
+
+def _answer(op: Operation, behaviour: _Behaviour) -> GatewayResult:
+    """The reply, sent after the ledger committed (as a remote gateway would)."""
+    if behaviour is _Behaviour.FAIL:
+        raise GatewayError(f"simulated gateway error ({op.kind.lower()} request {op.calls})")
+    if behaviour is _Behaviour.HANG:
+        # The client gives up after its timeout; the gateway took no action.
+        time.sleep(gateway_timeout_seconds())
+        raise GatewayTimeout(f"no reply within {gateway_timeout_seconds()} s")
+    if behaviour is _Behaviour.APPROVE_LOSE_REPLY:
+        raise GatewayTimeout("the reply was lost after the charge was made")
+    if op.outcome == Operation.Outcome.APPROVED:
+        return GatewayResult(status=APPROVED, reference=op.reference)
+    return GatewayResult(status=DECLINED, reason=op.decline_reason)
