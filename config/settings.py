@@ -130,6 +130,8 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 
 SHOP_CURRENCY = os.environ.get("SHOP_CURRENCY", "USD")
+# How long an order may hold stock before the expiry sweep releases it.
+INVENTORY_RESERVATION_TTL_SECONDS = env_int("INVENTORY_RESERVATION_TTL_SECONDS", 900)
 
 # Payments: the gateway adapter (a dotted path to a PaymentGateway class; the
 # built-in simulated gateway by default) and how long it may take to answer.

@@ -1,4 +1,118 @@
 """The inventory context's public interface: the only functions other contexts may call.
 
-Functions take and return plain data (primitives and frozen dataclasses).
+Functions take and return plain data (primitives and frozen dataclasses). The
+exceptions re-exported here (``InventoryError``, ``OutOfStock``,
+``ReservationNotHeld``) are part of the interface.
+
+The order saga drives a reservation through these steps, each idempotent per
+order id::
+
+    reserve_stock_for_order ──► commit_stock_for_order ──► restock_for_order
+            │                         (order confirmed)       (customer cancel)
+            └──► release_stock_for_order / expire_reservations
+                     (order cancelled or failed / abandoned)
 """
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from contexts.inventory import selectors, services
+from contexts.inventory.errors import InventoryError, OutOfStock, ReservationNotHeld
+
+__all__ = [
+    "InventoryError",
+    "OutOfStock",
+    "ReservationNotHeld",
+    "StockLevelInfo",
+    "StockLine",
+    "commit_stock_for_order",
+    "expire_reservations",
+    "get_stock_level",
+    "release_stock_for_order",
+    "reserve_stock_for_order",
+    "restock_for_order",
+]
+
+
+@dataclass(frozen=True)
+class StockLine:
+    """One line of an order to reserve: ``quantity`` (> 0) units of a product."""
+
+    product_id: UUID
+    quantity: int
+
+
+@dataclass(frozen=True)
+class StockLevelInfo:
+    """A product's stock: ``available = on_hand - reserved``."""
+
+    product_id: UUID
+    on_hand: int
+    reserved: int
+    available: int
+
+
+def reserve_stock_for_order(*, order_id: UUID, lines: Sequence[StockLine]) -> None:
+    """Hold stock for every line of the order, or for none.
+
+    Raises ``OutOfStock`` (with the short ``product_ids``), leaving stock
+    untouched. Idempotent: a second call after success does nothing; after the
+    reservation was released or restocked it raises ``ReservationNotHeld``
+    rather than reserving again. Lines of one product add up; ``ValueError``
+    for no lines or a quantity that is not a positive integer. The hold
+    expires after ``INVENTORY_RESERVATION_TTL_SECONDS`` unless committed.
+    """
+    services.reserve_stock_for_order(order_id=order_id, lines=lines)
+
+
+def commit_stock_for_order(*, order_id: UUID) -> None:
+    """The order is confirmed: the held quantities leave stock (``on_hand`` and
+    ``reserved`` both drop).
+
+    Idempotent. Raises ``ReservationNotHeld`` if the reservation was released
+    (cancelled, failed, expired) or never made.
+    """
+    services.commit_stock_for_order(order_id=order_id)
+
+
+def release_stock_for_order(*, order_id: UUID, reason: str) -> None:
+    """Give back the stock the order holds (``reserved`` drops); ``reason`` is recorded
+    and published with ``StockReleased``.
+
+    Idempotent; a no-op when nothing is held, including an order already
+    committed (which stays committed: see ``restock_for_order``).
+    """
+    services.release_stock_for_order(order_id=order_id, reason=reason)
+
+
+def restock_for_order(*, order_id: UUID) -> None:
+    """A confirmed order was cancelled by the customer: its committed quantities go
+    back on hand.
+
+    Idempotent. A hold that was never committed is released instead; an order
+    with nothing held or committed is left alone.
+    """
+    services.restock_for_order(order_id=order_id)
+
+
+def get_stock_level(product_id: UUID) -> StockLevelInfo:
+    """The product's stock; zero for a product the inventory has no row for."""
+    level = selectors.stock_level(product_id=product_id)
+    return StockLevelInfo(
+        product_id=level.product_id,
+        on_hand=level.on_hand,
+        reserved=level.reserved,
+        available=level.available,
+    )
+
+
+def expire_reservations(*, now: datetime | None = None) -> int:
+    """Release every reservation held past its expiry (default: now); returns how
+    many orders' reservations were released. Beat runs it as the task
+    ``inventory.expire_reservations``.
+    """
+    return services.expire_reservations(now=now)

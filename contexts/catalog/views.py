@@ -1,0 +1,85 @@
+"""The catalog's HTTP surface: validate, call a service or selector, serialize."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.generics import GenericAPIView
+from rest_framework.permissions import IsAuthenticatedOrReadOnly
+from rest_framework.response import Response
+
+from contexts.catalog import selectors, services
+from contexts.catalog.serializers import (
+    ProductCreateSerializer,
+    ProductListQuerySerializer,
+    ProductSerializer,
+    ProductUpdateSerializer,
+)
+from contexts.kernel.api import Pagination
+
+
+class ProductCollectionView(GenericAPIView):
+    permission_classes = [IsAuthenticatedOrReadOnly]
+    pagination_class = Pagination
+    serializer_class = ProductSerializer
+
+    @extend_schema(
+        operation_id="products_list",
+        parameters=[ProductListQuerySerializer],
+        responses={200: ProductSerializer(many=True)},
+    )
+    def get(self, request):
+        query = ProductListQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        products = selectors.product_list(
+            search=query.validated_data.get("search", ""),
+            owner_id=query.validated_data.get("owner_id"),
+        )
+        page = self.paginate_queryset(products)
+        return self.get_paginated_response(ProductSerializer(page, many=True).data)
+
+    @extend_schema(
+        operation_id="products_create",
+        request=ProductCreateSerializer,
+        responses={201: ProductSerializer},
+    )
+    def post(self, request):
+        data = ProductCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        product = services.product_create(owner_id=request.user.id, **data.validated_data)
+        return Response(ProductSerializer(product).data, status=status.HTTP_201_CREATED)
+
+
+class ProductDetailView(GenericAPIView):
+    permission_classes = [IsAuthenticatedOrReadOnly]
+    serializer_class = ProductSerializer
+
+    @extend_schema(operation_id="products_retrieve", responses={200: ProductSerializer})
+    def get(self, request, product_id):
+        product = selectors.product_get(product_id=product_id)
+        return Response(ProductSerializer(product).data)
+
+    @extend_schema(
+        operation_id="products_partial_update",
+        request=ProductUpdateSerializer,
+        responses={200: ProductSerializer},
+    )
+    def patch(self, request, product_id):
+        data = ProductUpdateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        product = services.product_update(
+            product_id=product_id,
+            actor_id=request.user.id,
+            actor_is_staff=request.user.is_staff,
+            **data.validated_data,
+        )
+        return Response(ProductSerializer(product).data)
+
+    @extend_schema(operation_id="products_destroy", responses={204: None})
+    def delete(self, request, product_id):
+        services.product_delete(
+            product_id=product_id,
+            actor_id=request.user.id,
+            actor_is_staff=request.user.is_staff,
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)

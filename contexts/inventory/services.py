@@ -1,0 +1,411 @@
+"""Write use-cases of the inventory: each runs in one ``atomic("inventory")``.
+
+Concurrency (RELIABILITY.md I1-I3):
+
+- every use-case that changes stock locks the ``StockLevel`` rows it touches
+  with ``SELECT ... FOR UPDATE`` in primary-key order, checks under the lock,
+  then writes; so two orders can never oversell, and multi-line orders cannot
+  deadlock each other (and would be retried if the database still said so);
+- an order's reservation rows are locked only after its stock rows, in every
+  use-case, so reserve, commit, release, restock and the expiry sweep of one
+  order serialise on the same locks in the same order;
+- the ``CHECK`` constraints of ``StockLevel`` are the last line of defence.
+
+Every saga step is idempotent per order id: the reservation rows record what
+was done, so a re-run step finds them and does nothing twice.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import logging
+import random
+import time
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
+from uuid import UUID
+
+from django.conf import settings
+from django.db import DatabaseError, IntegrityError
+from django.utils import timezone
+
+from contexts.catalog import public as catalog_public
+from contexts.inventory.errors import (
+    AdjustmentConflict,
+    InvalidAdjustment,
+    NotProductOwner,
+    OutOfStock,
+    ProductNotFound,
+    ReservationNotHeld,
+)
+from contexts.inventory.events import ReservedLine, StockDepleted, StockReleased, StockReserved
+from contexts.inventory.models import MAX_QUANTITY, Reservation, StockAdjustment, StockLevel
+from contexts.kernel.outbox import publish
+from contexts.kernel.transactions import atomic, in_transaction
+
+if TYPE_CHECKING:
+    from contexts.inventory.public import StockLine
+
+logger = logging.getLogger(__name__)
+
+CONTEXT = "inventory"
+DEFAULT_RESERVATION_TTL_SECONDS = 900
+#: Deadlock (40P01) and serialization failure (40001): the transaction may simply be run again.
+RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
+MAX_ATTEMPTS = 6
+EXPIRY_BATCH_SIZE = 200
+
+Status = Reservation.Status
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def retry_on_deadlock(func: Callable[P, R]) -> Callable[P, R]:
+    """Run ``func`` (which opens its own transaction) again if the database aborts it
+    with a deadlock or serialization failure, with a short random backoff.
+
+    Inside a transaction the caller opened there is nothing to retry (the whole
+    transaction is lost), so the error propagates.
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        for attempt in itertools.count(1):
+            try:
+                return func(*args, **kwargs)
+            except DatabaseError as exc:
+                sqlstate = getattr(exc.__cause__, "sqlstate", None)
+                if (
+                    sqlstate not in RETRYABLE_SQLSTATES
+                    or attempt >= MAX_ATTEMPTS
+                    or in_transaction(CONTEXT)
+                ):
+                    raise
+                logger.warning(
+                    "%s: %s (sqlstate %s), retrying (attempt %d)",
+                    func.__name__,
+                    type(exc.__cause__).__name__,
+                    sqlstate,
+                    attempt + 1,
+                )
+                time.sleep(random.uniform(0, 0.005 * 2**attempt))
+        raise AssertionError("unreachable")
+
+    return wrapper
+
+
+# --- the order saga's steps ---------------------------------------------------
+
+
+@retry_on_deadlock
+def reserve_stock_for_order(*, order_id: UUID, lines: Sequence[StockLine]) -> None:
+    """Hold stock for every line of the order, or for none (``OutOfStock``).
+
+    Idempotent: if the order already holds (or has committed) its reservation,
+    nothing happens. An order whose reservation was released (cancelled,
+    failed, expired) or restocked is not reserved again: ``ReservationNotHeld``.
+    """
+    wanted = _quantities_by_product(lines)
+    now = timezone.now()
+    try:
+        with atomic(CONTEXT):
+            levels = _lock_levels(wanted)
+            # Checked under the stock locks: a concurrent run for the same order
+            # locks the same rows, so this read sees what it committed.
+            existing = list(Reservation.objects.filter(order_id=order_id))
+            if existing:
+                _ensure_reserved_before(order_id, existing)
+                return
+            short = [
+                product_id
+                for product_id, quantity in wanted.items()
+                if product_id not in levels or levels[product_id].available < quantity
+            ]
+            if short:
+                raise OutOfStock(short)
+            expires_at = now + timedelta(seconds=reservation_ttl_seconds())
+            for product_id, quantity in wanted.items():
+                level = levels[product_id]
+                level.reserved += quantity
+                level.updated_at = now
+            StockLevel.objects.bulk_update(levels.values(), ["reserved", "updated_at"])
+            Reservation.objects.bulk_create(
+                Reservation(
+                    order_id=order_id,
+                    product_id=product_id,
+                    quantity=quantity,
+                    status=Status.RESERVED,
+                    expires_at=expires_at,
+                )
+                for product_id, quantity in wanted.items()
+            )
+            publish(
+                StockReserved(
+                    order_id=order_id,
+                    lines=tuple(
+                        ReservedLine(product_id=product_id, quantity=quantity)
+                        for product_id, quantity in wanted.items()
+                    ),
+                )
+            )
+            for level in levels.values():
+                if level.available == 0:
+                    publish(StockDepleted(product_id=level.product_id))
+    except IntegrityError:
+        # Only a concurrent run for the same order can collide on (order, product).
+        existing = list(Reservation.objects.filter(order_id=order_id))
+        if not existing:
+            raise
+        _ensure_reserved_before(order_id, existing)
+
+
+@retry_on_deadlock
+def commit_stock_for_order(*, order_id: UUID) -> None:
+    """The order is confirmed: its held stock leaves ``on_hand`` (and ``reserved``).
+
+    Idempotent: an order committed before is left alone. ``ReservationNotHeld``
+    if the reservation was released (or expired and swept) or never made. A
+    reservation past its expiry that the sweep has not released yet still holds
+    its stock, so it commits.
+    """
+    with atomic(CONTEXT):
+        levels, rows = _lock_order(order_id, Status.RESERVED)
+        if not rows:
+            statuses = _statuses(order_id)
+            if statuses & {Status.COMMITTED, Status.RESTOCKED}:
+                return
+            if statuses:
+                raise ReservationNotHeld(
+                    order_id, f"The reservation of order {order_id} was released."
+                )
+            raise ReservationNotHeld(order_id)
+        now = timezone.now()
+        for row in rows:
+            level = levels[row.product_id]
+            level.on_hand -= row.quantity
+            level.reserved -= row.quantity
+            level.updated_at = now
+        StockLevel.objects.bulk_update(levels.values(), ["on_hand", "reserved", "updated_at"])
+        Reservation.objects.filter(pk__in=[row.pk for row in rows]).update(
+            status=Status.COMMITTED, updated_at=now
+        )
+
+
+@retry_on_deadlock
+def release_stock_for_order(*, order_id: UUID, reason: str) -> None:
+    """Give back the stock the order holds (cancel, failure); publishes ``StockReleased``.
+
+    Idempotent: nothing happens if the order holds nothing, was released
+    already, or was committed (a committed order is restocked instead).
+    """
+    _release(order_id=order_id, reason=reason)
+
+
+@retry_on_deadlock
+def restock_for_order(*, order_id: UUID) -> None:
+    """A confirmed order was cancelled by the customer: its committed quantities go
+    back on hand.
+
+    Idempotent. If the order's stock is still only held (the cancel overtook
+    the commit), the hold is released instead; if nothing is held or
+    committed, nothing happens.
+    """
+    with atomic(CONTEXT):
+        levels, rows = _lock_order(order_id, Status.COMMITTED)
+        if not rows:
+            _release(order_id=order_id, reason="restocked before commit")
+            return
+        now = timezone.now()
+        for row in rows:
+            level = levels[row.product_id]
+            level.on_hand += row.quantity
+            level.updated_at = now
+        StockLevel.objects.bulk_update(levels.values(), ["on_hand", "updated_at"])
+        Reservation.objects.filter(pk__in=[row.pk for row in rows]).update(
+            status=Status.RESTOCKED, updated_at=now
+        )
+
+
+def expire_reservations(*, now: datetime | None = None) -> int:
+    """Release every reservation still held past its expiry (reason ``"expired"``).
+
+    Each order is released in its own transaction. Returns how many orders'
+    reservations were released.
+    """
+    now = now or timezone.now()
+    released = 0
+    while True:
+        order_ids = list(
+            Reservation.objects.filter(status=Status.RESERVED, expires_at__lte=now)
+            .order_by()
+            .values_list("order_id", flat=True)
+            .distinct()[:EXPIRY_BATCH_SIZE]
+        )
+        in_batch = sum(1 for order_id in order_ids if _release_expired(order_id=order_id, now=now))
+        released += in_batch
+        # A short batch was the last; a batch with no progress would repeat forever.
+        if len(order_ids) < EXPIRY_BATCH_SIZE or in_batch == 0:
+            return released
+
+
+# --- stock levels -----------------------------------------------------------------
+
+
+def stock_level_initialize(*, product_id: UUID) -> StockLevel:
+    """Make sure the product has a stock row (zero stock); idempotent."""
+    with atomic(CONTEXT):
+        level, _ = StockLevel.objects.get_or_create(product_id=product_id)
+    return level
+
+
+def ensure_may_adjust_stock(*, product_id: UUID, actor_id: UUID, actor_is_staff: bool) -> None:
+    """``ProductNotFound`` unless the catalog knows the product, ``NotProductOwner``
+    unless the actor owns it or is staff. Asks the catalog: call it outside a transaction."""
+    product = catalog_public.get_product(product_id)
+    if product is None:
+        raise ProductNotFound()
+    if not actor_is_staff and product.owner_id != actor_id:
+        raise NotProductOwner()
+
+
+@retry_on_deadlock
+def stock_adjust(
+    *,
+    product_id: UUID,
+    delta: int,
+    reason: str = "",
+    actor_id: UUID | None = None,
+) -> StockLevel:
+    """Add ``delta`` (negative to remove) to what is on hand, and log who did it and why.
+
+    ``AdjustmentConflict`` if that would leave less on hand than is reserved
+    (or less than zero). Publishes ``StockDepleted`` if nothing is left available.
+    """
+    with atomic(CONTEXT):
+        # Create the row if missing without racing a concurrent creator.
+        StockLevel.objects.bulk_create([StockLevel(product_id=product_id)], ignore_conflicts=True)
+        level = StockLevel.objects.select_for_update().get(product_id=product_id)
+        available_before = level.available
+        on_hand = level.on_hand + delta
+        if on_hand < level.reserved:
+            raise AdjustmentConflict(
+                f"On hand would be {on_hand}, but {level.reserved} are reserved "
+                f"({level.on_hand} on hand now)."
+            )
+        if on_hand > MAX_QUANTITY:
+            raise InvalidAdjustment(f"On hand may not exceed {MAX_QUANTITY}.")
+        level.on_hand = on_hand
+        level.save(update_fields=["on_hand", "updated_at"])
+        StockAdjustment.objects.create(
+            product_id=product_id,
+            delta=delta,
+            reason=reason,
+            actor_id=actor_id,
+            on_hand_after=on_hand,
+        )
+        if available_before > 0 and level.available == 0:
+            publish(StockDepleted(product_id=product_id))
+    return level
+
+
+# --- helpers ------------------------------------------------------------------------
+
+
+def reservation_ttl_seconds() -> int:
+    return int(
+        getattr(settings, "INVENTORY_RESERVATION_TTL_SECONDS", DEFAULT_RESERVATION_TTL_SECONDS)
+    )
+
+
+def _quantities_by_product(lines: Sequence[StockLine]) -> dict[UUID, int]:
+    """Quantities by product, in primary-key order (lines of one product add up)."""
+    if not lines:
+        raise ValueError("a reservation needs at least one line")
+    wanted: dict[UUID, int] = {}
+    for line in lines:
+        quantity = line.quantity
+        if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity <= 0:
+            raise ValueError(f"quantity must be a positive integer, got {quantity!r}")
+        wanted[line.product_id] = wanted.get(line.product_id, 0) + quantity
+    return dict(sorted(wanted.items()))
+
+
+def _lock_levels(product_ids: Iterable[UUID]) -> dict[UUID, StockLevel]:
+    """Lock the stock rows in primary-key order (so concurrent lockers cannot deadlock)."""
+    levels = (
+        StockLevel.objects.select_for_update()
+        .filter(product_id__in=list(product_ids))
+        .order_by("product_id")
+    )
+    return {level.product_id: level for level in levels}
+
+
+def _lock_order(order_id: UUID, status: str) -> tuple[dict[UUID, StockLevel], list[Reservation]]:
+    """Lock the stock rows, then the reservation rows, of the order's lines in ``status``."""
+    product_ids = list(
+        Reservation.objects.filter(order_id=order_id, status=status).values_list(
+            "product_id", flat=True
+        )
+    )
+    if not product_ids:
+        return {}, []
+    levels = _lock_levels(product_ids)
+    # Read again under the locks: a concurrent step may have moved the order on.
+    rows = list(
+        Reservation.objects.select_for_update()
+        .filter(order_id=order_id, status=status)
+        .order_by("product_id")
+    )
+    missing = {row.product_id for row in rows} - levels.keys()
+    if missing:
+        raise RuntimeError(f"reservations of order {order_id} have no stock rows: {missing}")
+    return levels, rows
+
+
+def _statuses(order_id: UUID) -> set[str]:
+    return set(Reservation.objects.filter(order_id=order_id).values_list("status", flat=True))
+
+
+def _ensure_reserved_before(order_id: UUID, existing: Sequence[Reservation]) -> None:
+    """A repeated reserve is a no-op while the order holds or has committed its stock."""
+    statuses = {row.status for row in existing}
+    if statuses & {Status.RESERVED, Status.COMMITTED}:
+        return
+    reason = next((row.release_reason for row in existing if row.release_reason), "")
+    raise ReservationNotHeld(
+        order_id,
+        f"The reservation of order {order_id} was already given back"
+        + (f" ({reason})." if reason else "."),
+    )
+
+
+def _release(*, order_id: UUID, reason: str, expired_by: datetime | None = None) -> bool:
+    """Release what the order holds; with ``expired_by``, only if it expired by then."""
+    with atomic(CONTEXT):
+        levels, rows = _lock_order(order_id, Status.RESERVED)
+        if expired_by is not None:
+            rows = [row for row in rows if row.expires_at <= expired_by]
+        if not rows:
+            return False
+        now = timezone.now()
+        for row in rows:
+            level = levels[row.product_id]
+            level.reserved -= row.quantity
+            level.updated_at = now
+        StockLevel.objects.bulk_update(
+            [levels[row.product_id] for row in rows], ["reserved", "updated_at"]
+        )
+        Reservation.objects.filter(pk__in=[row.pk for row in rows]).update(
+            status=Status.RELEASED,
+            release_reason=reason[: Reservation._meta.get_field("release_reason").max_length],
+            updated_at=now,
+        )
+        publish(StockReleased(order_id=order_id, reason=reason))
+    return True
+
+
+@retry_on_deadlock
+def _release_expired(*, order_id: UUID, now: datetime) -> bool:
+    return _release(order_id=order_id, reason="expired", expired_by=now)
