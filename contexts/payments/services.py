@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from typing import NoReturn
 from uuid import UUID
 
 from django.utils import timezone
@@ -196,11 +197,8 @@ def payment_refund(*, order_id: UUID) -> PaymentInfo | None:
 
 def _lock_or_create_payment(*, order_id: UUID, amount: Decimal, currency: str) -> Payment:
     """The order's payment row, locked; created PENDING if there is none yet."""
-    payment = Payment.objects.select_for_update().filter(order_id=order_id).first()
-    if payment is not None:
-        return payment
-    # ON CONFLICT DO NOTHING: a concurrent first charge of the order inserts
-    # the same row; both then lock the one that won.
+    # INSERT … ON CONFLICT DO NOTHING first (an order is usually charged once):
+    # a concurrent first charge inserts the same row, and both lock the winner.
     Payment.objects.bulk_create(
         [Payment(order_id=order_id, amount=amount, currency=currency)], ignore_conflicts=True
     )
@@ -250,7 +248,7 @@ def _complete_refund(payment: Payment, refund: Refund, *, reference: str) -> Non
     )
 
 
-def _give_back_late_capture(order_id: UUID) -> None:
+def _give_back_late_capture(order_id: UUID) -> NoReturn:
     """A capture landed after the order gave the payment up: refund it, then say so.
 
     A transient refund failure surfaces as PaymentGatewayUnavailable, so the

@@ -82,6 +82,7 @@ class SimulatedGateway:
                 token,
             ):
                 # A PSP refuses a key reused for a different request.
+                _save(op)
                 return GatewayResult(status=DECLINED, reason="idempotency_key_reused")
             behaviour = _charge_behaviour(op, token)
             if behaviour in (_Behaviour.APPROVE, _Behaviour.APPROVE_LOSE_REPLY):
@@ -89,6 +90,7 @@ class SimulatedGateway:
             elif behaviour is _Behaviour.DECLINE:
                 reason = "card_declined" if token else "invalid_token"
                 _settle(op, Operation.Outcome.DECLINED, reason=reason)
+            _save(op)
         return _answer(op, behaviour)
 
     def refund(
@@ -110,6 +112,7 @@ class SimulatedGateway:
                 currency,
                 charge_reference,
             ):
+                _save(op)
                 return GatewayResult(status=DECLINED, reason="idempotency_key_reused")
             if op.outcome is not None:
                 behaviour = _Behaviour.REPLAY
@@ -119,25 +122,28 @@ class SimulatedGateway:
                     _settle(op, Operation.Outcome.APPROVED, reference=f"re_{uuid.uuid4().hex}")
                 elif behaviour is _Behaviour.DECLINE:
                     _settle(op, Operation.Outcome.DECLINED, reason=reason)
+            _save(op)
         return _answer(op, behaviour)
 
 
 def _claim(idempotency_key: str, **fields) -> Operation:
-    """The key's ledger row, created if new, locked, with this request counted."""
+    """The key's ledger row, created if new, locked, with this request counted (unsaved)."""
     Operation.objects.bulk_create(
         [Operation(idempotency_key=idempotency_key, **fields)], ignore_conflicts=True
     )
     op = Operation.objects.select_for_update().get(idempotency_key=idempotency_key)
     op.calls += 1
-    op.save(update_fields=["calls", "updated_at"])
     return op
+
+
+def _save(op: Operation) -> None:
+    op.save(update_fields=["calls", "outcome", "reference", "decline_reason", "updated_at"])
 
 
 def _settle(op: Operation, outcome: str, *, reference: str = "", reason: str = "") -> None:
     op.outcome = outcome
     op.reference = reference
     op.decline_reason = reason
-    op.save(update_fields=["outcome", "reference", "decline_reason", "updated_at"])
 
 
 def _charge_behaviour(op: Operation, token: str) -> _Behaviour:
