@@ -97,3 +97,12 @@ def run_saga(settings) -> Callable[[str], Order]:
         raise AssertionError(f"saga of {order_id} not finished after {max_passes} passes")
 
     return run
+
+
+@pytest.fixture
+def orders_outbox():
+    """The orders context's outbox rows (on the orders' own database in split mode)."""
+    from contexts.kernel.databases import database_for
+    from contexts.kernel.models import OutboxMessage
+
+    return OutboxMessage.objects.using(database_for("orders"))

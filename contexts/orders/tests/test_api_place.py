@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
+from contexts.kernel.databases import database_for
 from contexts.kernel.models import OutboxMessage
 from contexts.orders.models import (
     IdempotencyRecord,
@@ -53,7 +54,8 @@ def assert_nothing_stored():
     assert OrderEvent.objects.count() == 0
     assert SagaState.objects.count() == 0
     assert OrderSummary.objects.count() == 0
-    assert not OutboxMessage.objects.filter(event_name__startswith="orders.").exists()
+    outbox = OutboxMessage.objects.using(database_for("orders"))
+    assert not outbox.filter(event_name__startswith="orders.").exists()
 
 
 # --- success ---------------------------------------------------------------------
@@ -96,7 +98,9 @@ def test_place_returns_a_pending_order_priced_by_the_catalog(auth_client, user, 
     assert order["created_at"].endswith("Z")
 
 
-def test_place_stores_order_history_saga_read_model_and_event_together(auth_client, make_product):
+def test_place_stores_order_history_saga_read_model_and_event_together(
+    auth_client, make_product, orders_outbox
+):
     product = make_product()
 
     response = auth_client.post("/api/orders", body(product["id"]), format="json")
@@ -111,7 +115,7 @@ def test_place_stores_order_history_saga_read_model_and_event_together(auth_clie
     saga = SagaState.objects.get(order_id=order_id)
     assert (saga.step, saga.status) == ("RESERVE_STOCK", "ACTIVE")
     assert OrderSummary.objects.get(order_id=order_id).status == "PENDING"
-    placed = OutboxMessage.objects.get(event_name="orders.OrderPlaced")
+    placed = orders_outbox.get(event_name="orders.OrderPlaced")
     assert placed.payload["order_id"] == order_id
     assert placed.payload["total"] == "19.99"
 

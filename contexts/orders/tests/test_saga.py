@@ -17,7 +17,6 @@ from django.db import connections
 from django.utils import timezone
 
 from contexts.inventory import public as inventory
-from contexts.kernel.models import OutboxMessage
 from contexts.orders import saga
 from contexts.orders.models import Order, OrderSummary, SagaState
 from contexts.payments import public as payments
@@ -62,7 +61,7 @@ def expire_lease(order_id) -> None:
 
 
 def test_happy_path_confirms_commits_stock_and_captures_once(
-    place, make_product, run_saga, stock_of
+    place, make_product, run_saga, stock_of, orders_outbox
 ):
     product = make_product(stock=5)
     order_id = place(product, quantity=2)
@@ -84,11 +83,13 @@ def test_happy_path_confirms_commits_stock_and_captures_once(
     }
     payment = payments.get_payment_for_order(order_id=order.id)
     assert (payment.status, str(payment.amount)) == ("CAPTURED", order.total.to_eng_string())
-    assert OutboxMessage.objects.filter(event_name="orders.OrderConfirmed").count() == 1
+    assert orders_outbox.filter(event_name="orders.OrderConfirmed").count() == 1
     assert OrderSummary.objects.get(order_id=order_id).status == "CONFIRMED"
 
 
-def test_out_of_stock_cancels_without_charging(place, make_product, run_saga, stock_of):
+def test_out_of_stock_cancels_without_charging(
+    place, make_product, run_saga, stock_of, orders_outbox
+):
     product = make_product(stock=1)
     order_id = place(product, quantity=2)
 
@@ -102,7 +103,7 @@ def test_out_of_stock_cancels_without_charging(place, make_product, run_saga, st
     ]
     assert payments.get_payment_for_order(order_id=order.id) is None
     assert stock_of(product["id"])["available"] == 1
-    cancelled = OutboxMessage.objects.get(event_name="orders.OrderCancelled")
+    cancelled = orders_outbox.get(event_name="orders.OrderCancelled")
     assert cancelled.payload["reason"] == "OUT_OF_STOCK"
 
 
