@@ -234,6 +234,22 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_QUEUES = [Queue(name) for name in ("default", *CONTEXTS)]
 CELERY_TASK_ROUTES = {f"{name}.*": {"queue": name} for name in CONTEXTS}
 
+# --- Orders saga (contexts/orders/saga.py; docs/order-saga.md) ----------------
+# Charge attempts before a failing gateway cancels the order (PAYMENT_FAILED);
+# retries back off exponentially from the base, capped; a step held longer than
+# the lease by a worker is presumed dead and resumed by the sweep; a step before
+# the payment that is still unfinished after its deadline compensates.
+ORDERS_PAYMENT_MAX_ATTEMPTS = env_int("ORDERS_PAYMENT_MAX_ATTEMPTS", 4)
+ORDERS_SAGA_MAX_ATTEMPTS = env_int("ORDERS_SAGA_MAX_ATTEMPTS", 8)
+ORDERS_SAGA_RETRY_BASE_SECONDS = float(os.environ.get("ORDERS_SAGA_RETRY_BASE_SECONDS") or 0.2)
+ORDERS_SAGA_RETRY_MAX_SECONDS = float(os.environ.get("ORDERS_SAGA_RETRY_MAX_SECONDS") or 30)
+ORDERS_SAGA_LEASE_SECONDS = float(os.environ.get("ORDERS_SAGA_LEASE_SECONDS") or 60)
+ORDERS_SAGA_STEP_DEADLINE_SECONDS = float(
+    os.environ.get("ORDERS_SAGA_STEP_DEADLINE_SECONDS") or 120
+)
+ORDERS_SAGA_SWEEP_GRACE_SECONDS = float(os.environ.get("ORDERS_SAGA_SWEEP_GRACE_SECONDS") or 5)
+ORDERS_IDEMPOTENCY_KEY_TTL_HOURS = float(os.environ.get("ORDERS_IDEMPOTENCY_KEY_TTL_HOURS") or 24)
+
 # --- Email -----------------------------------------------------------------
 EMAIL_BACKEND = os.environ.get(
     "EMAIL_BACKEND",
