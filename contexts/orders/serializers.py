@@ -36,15 +36,15 @@ class StrictUUIDField(serializers.UUIDField):
         return super().to_internal_value(data)
 
 
-class OrderLineRequestSerializer(serializers.Serializer):
+class OrderLineSerializer(serializers.Serializer):
     product_id = StrictUUIDField()
     quantity = StrictIntegerField(min_value=1, max_value=MAX_QUANTITY)
 
 
-class OrderPlaceRequestSerializer(serializers.Serializer):
+class OrderPlaceSerializer(serializers.Serializer):
     """What a client may send; prices, totals, status or owner are not fields, so ignored."""
 
-    items = OrderLineRequestSerializer(many=True, allow_empty=False, max_length=MAX_LINES)
+    items = OrderLineSerializer(many=True, allow_empty=False, max_length=MAX_LINES)
     payment_token = StrictCharField(
         allow_blank=False, trim_whitespace=False, max_length=PAYMENT_TOKEN_MAX_LENGTH
     )
@@ -73,8 +73,12 @@ class OrderItemSerializer(serializers.Serializer):
 class OrderSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     user_id = serializers.UUIDField()
-    status = serializers.CharField()
-    cancel_reason = serializers.CharField(allow_null=True)
+    status = serializers.CharField(help_text="PENDING, CONFIRMED or CANCELLED.")
+    cancel_reason = serializers.CharField(
+        allow_null=True,
+        help_text="Null unless CANCELLED: OUT_OF_STOCK, PAYMENT_DECLINED, PAYMENT_FAILED, "
+        "PRODUCT_UNAVAILABLE or CUSTOMER_CANCELLED.",
+    )
     items = OrderItemSerializer(many=True)
     total = serializers.DecimalField(**MONEY)
     currency = serializers.CharField()
@@ -90,7 +94,7 @@ class OrderListEntrySerializer(OrderSerializer):
 
 class OrderHistoryEntrySerializer(serializers.Serializer):
     sequence = serializers.IntegerField()
-    type = serializers.CharField()
+    type = serializers.CharField(help_text="e.g. ORDER_PLACED, STOCK_RESERVED, ORDER_CONFIRMED.")
     occurred_at = serializers.DateTimeField()
     data = serializers.JSONField()
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
@@ -14,13 +14,14 @@ from contexts.orders.errors import InvalidOrder
 from contexts.orders.serializers import (
     OrderHistorySerializer,
     OrderListEntrySerializer,
-    OrderPlaceRequestSerializer,
+    OrderPlaceSerializer,
     OrderSerializer,
 )
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 IDEMPOTENCY_KEY_MAX_LENGTH = 255
 
+_NOT_FOUND = OpenApiResponse(description="No such order, or not the caller's (unless staff).")
 _idempotency_parameter = OpenApiParameter(
     name=IDEMPOTENCY_HEADER,
     type=OpenApiTypes.STR,
@@ -55,13 +56,18 @@ class OrderCollectionView(GenericAPIView):
 
     @extend_schema(
         operation_id="orders_create",
-        request=OrderPlaceRequestSerializer,
+        request=OrderPlaceSerializer,
         parameters=[_idempotency_parameter],
-        responses={201: OrderSerializer},
+        responses={
+            201: OrderSerializer,
+            400: OpenApiResponse(description="Invalid body, or an unknown or deleted product."),
+            409: OpenApiResponse(description="The same Idempotency-Key is still in flight."),
+            422: OpenApiResponse(description="Idempotency-Key reused with a different body."),
+        },
     )
     def post(self, request):
         key = _idempotency_key(request)
-        data = OrderPlaceRequestSerializer(data=request.data)
+        data = OrderPlaceSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         placed = services.order_place(
             user_id=request.user.id,
@@ -81,7 +87,9 @@ class OrderCollectionView(GenericAPIView):
 class OrderDetailView(GenericAPIView):
     serializer_class = OrderSerializer
 
-    @extend_schema(operation_id="orders_retrieve", responses={200: OrderSerializer})
+    @extend_schema(
+        operation_id="orders_retrieve", responses={200: OrderSerializer, 404: _NOT_FOUND}
+    )
     def get(self, request, order_id):
         order = selectors.order_for_actor(
             order_id=order_id, actor_id=request.user.id, actor_is_staff=request.user.is_staff
@@ -92,7 +100,9 @@ class OrderDetailView(GenericAPIView):
 class OrderHistoryView(GenericAPIView):
     serializer_class = OrderHistorySerializer
 
-    @extend_schema(operation_id="orders_history", responses={200: OrderHistorySerializer})
+    @extend_schema(
+        operation_id="orders_history", responses={200: OrderHistorySerializer, 404: _NOT_FOUND}
+    )
     def get(self, request, order_id):
         order = selectors.order_for_actor(
             order_id=order_id, actor_id=request.user.id, actor_is_staff=request.user.is_staff
@@ -104,7 +114,15 @@ class OrderHistoryView(GenericAPIView):
 class OrderCancelView(GenericAPIView):
     serializer_class = OrderSerializer
 
-    @extend_schema(operation_id="orders_cancel", request=None, responses={200: OrderSerializer})
+    @extend_schema(
+        operation_id="orders_cancel",
+        request=None,
+        responses={
+            200: OrderSerializer,
+            404: _NOT_FOUND,
+            409: OpenApiResponse(description="The order is still PENDING, or already CANCELLED."),
+        },
+    )
     def post(self, request, order_id):
         order = services.order_cancel(
             order_id=order_id, actor_id=request.user.id, actor_is_staff=request.user.is_staff

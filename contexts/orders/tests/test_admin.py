@@ -1,0 +1,68 @@
+"""The orders' admin: every model browsable by staff, nothing editable."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
+
+from contexts.orders.models import Order, OrderEvent, SagaState
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin_client_():
+    admin = get_user_model().objects.create_superuser(
+        email="orders-admin@example.com", password=None, name="Admin"
+    )
+    client = Client()
+    client.force_login(admin)
+    return client
+
+
+@pytest.fixture
+def order_id(auth_client, make_product, run_saga):
+    product = make_product()
+    response = auth_client.post(
+        "/api/orders",
+        {"items": [{"product_id": product["id"], "quantity": 1}], "payment_token": "tok_ok"},
+        format="json",
+    )
+    run_saga(response.json()["id"])
+    return response.json()["id"]
+
+
+@pytest.mark.parametrize(
+    "model", ["order", "orderevent", "sagastate", "ordersummary", "idempotencyrecord"]
+)
+def test_every_changelist_renders(admin_client_, order_id, model):
+    response = admin_client_.get(f"/admin/orders/{model}/")
+
+    assert response.status_code == 200
+
+
+def test_an_order_shows_items_saga_and_history_read_only(admin_client_, order_id):
+    response = admin_client_.get(f"/admin/orders/order/{order_id}/change/")
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "ORDER_CONFIRMED" in page
+    assert "tok_ok" not in page  # the payment token is not shown
+    assert 'name="_save"' not in page
+
+
+def test_nothing_can_be_added_changed_or_deleted(admin_client_, order_id):
+    entry = OrderEvent.objects.filter(order_id=order_id).first()
+
+    assert admin_client_.get("/admin/orders/order/add/").status_code == 403
+    assert admin_client_.post(f"/admin/orders/order/{order_id}/delete/").status_code == 403
+    assert admin_client_.get(f"/admin/orders/orderevent/{entry.pk}/delete/").status_code == 403
+    assert (
+        admin_client_.post(
+            f"/admin/orders/sagastate/{order_id}/change/", {"step": "RESERVE_STOCK"}
+        ).status_code
+        == 403
+    )
+    assert Order.objects.filter(pk=order_id).exists()
+    assert SagaState.objects.get(order_id=order_id).step == "DONE"
