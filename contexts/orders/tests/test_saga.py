@@ -456,3 +456,38 @@ def test_concurrent_cancels_cancel_once(user, make_auth_client, make_product, ru
     assert history_types(order_id).count("ORDER_CANCELLED") == 1
     assert history_types(order_id).count("PAYMENT_REFUNDED") == 1
     assert stock_of(product["id"])["on_hand"] == 5
+
+
+def test_a_cancel_while_the_saga_is_paying_is_refused(
+    auth_client, place, make_product, run_saga, monkeypatch
+):
+    """RELIABILITY S5: status changes are conditional, so only legal final states occur."""
+    product = make_product(stock=2)
+    order_id = place(product)
+    real_charge = payments.charge_for_order
+    answers = []
+
+    def charge_while_the_customer_cancels(**kwargs):
+        answers.append(auth_client.post(f"/api/orders/{order_id}/cancel").status_code)
+        return real_charge(**kwargs)
+
+    monkeypatch.setattr(payments, "charge_for_order", charge_while_the_customer_cancels)
+
+    order = run_saga(order_id)
+
+    assert answers == [409]
+    assert (order.status, order.cancel_reason) == ("CONFIRMED", None)
+    assert history_types(order_id).count("ORDER_CANCELLED") == 0
+
+
+def test_staff_may_cancel_another_users_confirmed_order(
+    place, make_product, run_saga, staff_user, make_auth_client
+):
+    order_id = place(make_product())
+    run_saga(order_id)
+
+    response = make_auth_client(staff_user).post(f"/api/orders/{order_id}/cancel")
+
+    assert response.status_code == 200
+    assert response.json()["cancel_reason"] == "CUSTOMER_CANCELLED"
+    assert payments.get_payment_for_order(order_id=order_id).status == "REFUNDED"
