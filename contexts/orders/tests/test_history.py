@@ -126,3 +126,25 @@ def test_get_order_returns_plain_data(orders):
     assert info.items[0].quantity == 1
     assert info.total == info.items[0].line_total
     assert get_order(Order._meta.pk.to_python("00000000-0000-4000-8000-000000000000")) is None
+
+
+def test_the_database_refuses_to_rewrite_history(orders):
+    from django.db import DatabaseError, connections
+
+    from contexts.kernel.databases import database_for
+    from contexts.kernel.transactions import atomic
+
+    alias = database_for("orders")
+    if connections[alias].vendor != "postgresql":
+        pytest.skip("the trigger is PostgreSQL's")
+    for sql in (
+        "UPDATE orders_orderevent SET type = 'ORDER_CANCELLED'",
+        "DELETE FROM orders_orderevent",
+    ):
+        with (
+            pytest.raises(DatabaseError, match="append-only"),
+            atomic("orders"),
+            connections[alias].cursor() as cursor,
+        ):
+            cursor.execute(sql)
+    assert OrderEvent.objects.filter(order_id=orders["confirmed"]).count() == 4
