@@ -63,3 +63,35 @@ def make_auth_client():
 def auth_client(user, make_auth_client) -> APIClient:
     """An APIClient authenticated as ``user``."""
     return make_auth_client(user)
+
+
+# --- Celery worker (contexts/kernel/testing.py explains the usage) -------------
+
+
+@pytest.fixture
+def start_celery_worker(transactional_db, tmp_path):
+    """``start_celery_worker(**options)`` -> a started real worker process on the test
+    databases and broker (``options``: queues, concurrency, beat, include, env).
+
+    The broker's queues are emptied first; every worker is stopped at teardown,
+    before the databases are flushed. Use with ``django_db(transaction=True)``.
+    """
+    from contexts.kernel.testing import CeleryWorker, purge_broker
+
+    purge_broker()
+    workers = []
+
+    def start(**options):
+        worker = CeleryWorker(tmp_path, **options)
+        workers.append(worker)
+        return worker.start()
+
+    yield start
+    for worker in workers:
+        worker.stop()
+
+
+@pytest.fixture
+def celery_worker(start_celery_worker):
+    """One real worker on every queue (concurrency 1, no beat)."""
+    return start_celery_worker()

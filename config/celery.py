@@ -2,10 +2,31 @@
 
 import os
 
-from celery import Celery
+from celery import Celery, signals
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("shop")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@signals.setup_logging.connect
+def use_django_logging(**kwargs):
+    """Workers and beat log through settings.LOGGING (JSON lines) instead of Celery's format."""
+    from logging.config import dictConfig
+
+    from django.conf import settings
+
+    dictConfig(settings.LOGGING)
+
+
+@signals.task_prerun.connect
+@signals.task_postrun.connect
+def close_old_connections(**kwargs):
+    """Per task what Django does per request: drop broken or expired (CONN_MAX_AGE)
+    connections and keep the rest, with CELERY_DB_REUSE_MAX stopping the fixup
+    from closing every connection around every task."""
+    from django.db import close_old_connections as close
+
+    close()

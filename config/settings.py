@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
 
@@ -233,6 +234,51 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_QUEUES = [Queue(name) for name in ("default", *CONTEXTS)]
 CELERY_TASK_ROUTES = {f"{name}.*": {"queue": name} for name in CONTEXTS}
+# A task killed by its hard time limit goes back to the queue (like a lost
+# worker); the event inbox counts deliveries and dead-letters after the last.
+CELERY_TASK_ACKS_ON_TIMEOUT = False
+# Reuse database connections across tasks (Celery's Django fixup otherwise
+# closes them around every task, ~3x on a task writing a row); config/celery.py
+# applies CONN_MAX_AGE and health checks at task boundaries, as Django does per request.
+CELERY_DB_REUSE_MAX = env_int("CELERY_DB_REUSE_MAX", 1000)
+
+# --- Domain events (contexts/kernel: outbox, relay, inbox; docs/events.md) -----
+EVENT_SWEEP_SECONDS = float(os.environ.get("EVENT_SWEEP_SECONDS") or 2)
+EVENT_RELAY_BATCH_SIZE = env_int("EVENT_RELAY_BATCH_SIZE", 200)
+EVENT_MAX_ATTEMPTS = env_int("EVENT_MAX_ATTEMPTS", 5)
+EVENT_RETRY_BASE_SECONDS = float(os.environ.get("EVENT_RETRY_BASE_SECONDS") or 2)
+EVENT_RETRY_MAX_SECONDS = float(os.environ.get("EVENT_RETRY_MAX_SECONDS") or 300)
+EVENT_STALL_SECONDS = float(os.environ.get("EVENT_STALL_SECONDS") or 600)
+EVENT_RETENTION_DAYS = float(os.environ.get("EVENT_RETENTION_DAYS") or 7)
+
+# Periodic tasks, scheduled by name (`celery -A config beat`). Each expires
+# after its interval, so a backlog never runs a pile of stale sweeps.
+CELERY_BEAT_SCHEDULE = {
+    "kernel.sweep_events": {
+        "task": "kernel.sweep_events",
+        "schedule": EVENT_SWEEP_SECONDS,
+        "options": {"expires": max(EVENT_SWEEP_SECONDS, 1)},
+    },
+    "kernel.purge_event_history": {
+        "task": "kernel.purge_event_history",
+        "schedule": crontab(hour=3, minute=17),
+    },
+    "inventory.expire_reservations": {
+        "task": "inventory.expire_reservations",
+        "schedule": 60.0,
+        "options": {"expires": 60},
+    },
+    "orders.resume_stalled_sagas": {
+        "task": "orders.resume_stalled_sagas",
+        "schedule": 30.0,
+        "options": {"expires": 30},
+    },
+    "notifications.send_due_emails": {
+        "task": "notifications.send_due_emails",
+        "schedule": 30.0,
+        "options": {"expires": 30},
+    },
+}
 
 # --- Orders saga (contexts/orders/saga.py; docs/order-saga.md) ----------------
 # Charge attempts before a failing gateway cancels the order (PAYMENT_FAILED);
@@ -263,20 +309,26 @@ EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "shop@localhost")
+# Where django.core.mail.backends.filebased.EmailBackend writes (tests, demos).
+EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH", str(BASE_DIR / ".run" / "emails"))
 
 # --- Logging ---------------------------------------------------------------
+# One JSON object per line, with the correlation id (contexts/kernel/logs.py);
+# LOG_FORMAT=console for the same fields in a human layout.
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"correlation": {"()": "contexts.kernel.correlation.CorrelationIdFilter"}},
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(correlation_id)s] %(message)s"},
+        "structured": {"()": "contexts.kernel.logs.JsonFormatter", "renderer": LOG_FORMAT},
     },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "formatter": "plain",
+            "formatter": "structured",
             "filters": ["correlation"],
         },
     },

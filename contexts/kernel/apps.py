@@ -8,4 +8,10 @@ class KernelConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from contexts.kernel import checks  # noqa: F401  (registers the boundary checks)
+        from contexts.kernel import (
+            checks,  # noqa: F401  (registers the boundary checks)
+            signals,  # noqa: F401  (correlation id through Celery)
+        )
+        from contexts.kernel.logs import configure_structlog
+
+        configure_structlog()

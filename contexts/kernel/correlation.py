@@ -18,6 +18,11 @@ def get_correlation_id() -> str:
     return value
 
 
+def current_correlation_id() -> str | None:
+    """The current correlation id, or None if none is set (never generates one)."""
+    return _current.get()
+
+
 def set_correlation_id(value: str | None):
     """Set the id for the current context; returns a token for ``reset``."""
     return _current.set(value)

@@ -1,0 +1,284 @@
+"""Delivery: run one handler for one event, with exactly-once effect.
+
+The worker runs ``deliver`` for each ``<context>.deliver_event`` message:
+
+1. Count the delivery in the consumer's inbox row (``INSERT ... ON CONFLICT
+   DO UPDATE SET attempts = attempts + 1``), committed before the handler
+   runs. A handler that kills its worker every time (``os._exit``, OOM) is
+   still counted, and stops after ``EVENT_MAX_ATTEMPTS`` deliveries (M2).
+2. In one transaction on the consumer's database: mark the inbox row
+   processed with a conditional update (``WHERE status = 'pending'``), then
+   run the handler. If the row was already processed (a redelivery, a
+   duplicate sent by two relays, a message re-enqueued by hand), nothing
+   runs. A concurrent duplicate waits on the row lock and then sees it
+   processed (M1, M3, M5).
+3. If the handler raises, the transaction rolls back and the inbox row gets
+   ``next_attempt_at = now + backoff`` (exponential, capped): the beat sweep
+   sends it again then (``redrive_due_deliveries``), instead of a long broker
+   countdown that Redis' visibility timeout would redeliver early (M4). After
+   the last attempt the delivery is dead-lettered.
+
+The event's correlation id is the current one while the handler runs, so the
+events it publishes and the lines it logs carry it.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+import uuid
+from datetime import timedelta
+from typing import Any
+from uuid import UUID
+
+from django.conf import settings
+from django.db import connections
+from django.utils import timezone
+
+from contexts.kernel.bus import subscription
+from contexts.kernel.correlation import reset_correlation_id, set_correlation_id
+from contexts.kernel.databases import database_for
+from contexts.kernel.events import DomainEvent, event_type
+from contexts.kernel.models import DeadLetter, InboxMessage
+from contexts.kernel.relay import database_contexts, send_deliveries
+from contexts.kernel.transactions import atomic, on_commit
+
+logger = logging.getLogger(__name__)
+
+PROCESSED = "processed"
+DUPLICATE = "duplicate"
+RETRY = "retry"
+DEAD = "dead"
+
+
+def max_attempts() -> int:
+    return int(getattr(settings, "EVENT_MAX_ATTEMPTS", 5))
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """Backoff after the ``attempts``-th failed delivery: base * 2**(n-1), capped."""
+    base = float(getattr(settings, "EVENT_RETRY_BASE_SECONDS", 2.0))
+    cap = float(getattr(settings, "EVENT_RETRY_MAX_SECONDS", 300.0))
+    return timedelta(seconds=min(base * 2 ** max(attempts - 1, 0), cap))
+
+
+def stall_timeout() -> timedelta:
+    """A delivery not finished this long after it started is sent again by the sweep."""
+    return timedelta(seconds=float(getattr(settings, "EVENT_STALL_SECONDS", 600)))
+
+
+def event_from_envelope(envelope: dict[str, Any]) -> DomainEvent:
+    """Rebuild the typed event from a delivery message."""
+    cls = event_type(envelope["name"], int(envelope["version"]))
+    return cls.from_payload(
+        envelope["payload"],
+        event_id=envelope["event_id"],
+        occurred_at=envelope["occurred_at"],
+        correlation_id=envelope["correlation_id"],
+    )
+
+
+def deliver(*, context: str, handler: str, event: dict[str, Any]) -> str:
+    """Deliver ``event`` (a relay envelope) to ``handler`` of ``context``; return the outcome."""
+    token = set_correlation_id(event.get("correlation_id") or None)
+    log = {"handler": handler, "event_id": event.get("event_id"), "event_name": event.get("name")}
+    try:
+        attempts, status = _count_delivery(context, handler, event)
+        log["attempts"] = attempts
+        if status != InboxMessage.Status.PENDING:
+            logger.info("event delivery skipped: already %s", status, extra=log)
+            return DUPLICATE if status == InboxMessage.Status.PROCESSED else DEAD
+        if attempts > max_attempts():
+            _dead_letter(
+                context, handler, event, attempts - 1,
+                error=f"delivered {attempts - 1} times without finishing "
+                "(the worker died or the task was killed)",
+            )  # fmt: skip
+            logger.error("event delivery dead-lettered after worker losses", extra=log)
+            return DEAD
+        try:
+            outcome = _run_handler(context, handler, event)
+        except Exception as exc:
+            error = "".join(traceback.format_exception(exc)).strip()
+            if attempts >= max_attempts():
+                _dead_letter(context, handler, event, attempts, error=error)
+                logger.error("event delivery dead-lettered", extra=log, exc_info=True)
+                return DEAD
+            _schedule_retry(context, handler, event, attempts, error=error)
+            logger.warning("event delivery failed; will retry", extra=log, exc_info=True)
+            return RETRY
+        logger.info("event delivered" if outcome == PROCESSED else "duplicate event", extra=log)
+        return outcome
+    finally:
+        reset_correlation_id(token)
+
+
+def _count_delivery(context: str, handler: str, envelope: dict[str, Any]) -> tuple[int, str]:
+    """Insert or bump the inbox row in its own committed transaction: (attempts, status)."""
+    connection = connections[database_for(context)]
+    ops = connection.ops
+    table = ops.quote_name(InboxMessage._meta.db_table)
+    uuid_field = InboxMessage._meta.get_field("event_id")
+    envelope_field = InboxMessage._meta.get_field("envelope")
+    now = timezone.now()
+    sql = (
+        f"INSERT INTO {table} (id, event_id, handler, context, event_name, event_version,"
+        " envelope, status, attempts, last_error, received_at, last_attempt_at,"
+        " next_attempt_at)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, 1, '', %s, %s, %s)"
+        " ON CONFLICT (event_id, handler) DO UPDATE"
+        f" SET attempts = {table}.attempts + 1,"
+        " last_attempt_at = excluded.last_attempt_at,"
+        f" next_attempt_at = CASE WHEN {table}.status = 'pending'"
+        f" THEN excluded.next_attempt_at ELSE {table}.next_attempt_at END"
+        " RETURNING attempts, status"
+    )
+    params = [
+        uuid_field.get_db_prep_value(uuid.uuid4(), connection),
+        uuid_field.get_db_prep_value(UUID(str(envelope["event_id"])), connection),
+        handler,
+        context,
+        envelope["name"],
+        int(envelope["version"]),
+        envelope_field.get_db_prep_save(envelope, connection),
+        InboxMessage.Status.PENDING.value,
+        ops.adapt_datetimefield_value(now),
+        ops.adapt_datetimefield_value(now),
+        ops.adapt_datetimefield_value(now + stall_timeout()),
+    ]
+    with atomic(context), connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        attempts, status = cursor.fetchone()
+    return int(attempts), str(status)
+
+
+def _run_handler(context: str, handler: str, envelope: dict[str, Any]) -> str:
+    sub = subscription(handler)  # KeyError: not subscribed in this deployment
+    if sub.context != context:
+        raise LookupError(f"{handler} is subscribed for {sub.context!r}, not {context!r}")
+    event = event_from_envelope(envelope)
+    alias = database_for(context)
+    with atomic(context):
+        claimed = (
+            InboxMessage.objects.using(alias)
+            .filter(
+                event_id=event.event_id,
+                handler=handler,
+                status=InboxMessage.Status.PENDING,
+            )
+            .update(
+                status=InboxMessage.Status.PROCESSED,
+                processed_at=timezone.now(),
+                next_attempt_at=None,
+            )
+        )
+        if not claimed:
+            return DUPLICATE
+        sub.handler(event)
+    return PROCESSED
+
+
+def _schedule_retry(
+    context: str, handler: str, envelope: dict[str, Any], attempts: int, *, error: str
+) -> None:
+    alias = database_for(context)
+    with atomic(context):
+        InboxMessage.objects.using(alias).filter(
+            event_id=envelope["event_id"], handler=handler, status=InboxMessage.Status.PENDING
+        ).update(last_error=error, next_attempt_at=timezone.now() + retry_delay(attempts))
+
+
+def _dead_letter(
+    context: str, handler: str, envelope: dict[str, Any], attempts: int, *, error: str
+) -> None:
+    alias = database_for(context)
+    with atomic(context):
+        marked = (
+            InboxMessage.objects.using(alias)
+            .filter(
+                event_id=envelope["event_id"],
+                handler=handler,
+                status=InboxMessage.Status.PENDING,
+            )
+            .update(status=InboxMessage.Status.DEAD, last_error=error, next_attempt_at=None)
+        )
+        if marked:
+            DeadLetter.objects.using(alias).create(
+                event_id=envelope["event_id"],
+                handler=handler,
+                context=context,
+                event_name=envelope["name"],
+                event_version=int(envelope["version"]),
+                envelope=envelope,
+                error=error,
+                attempts=attempts,
+            )
+
+
+def redrive_due_deliveries(*, limit: int | None = None) -> int:
+    """Send again every pending delivery whose ``next_attempt_at`` has passed.
+
+    These are failed deliveries waiting for their backoff, deliveries whose
+    message was lost or whose task was killed, and replayed dead letters.
+    Claimed with ``FOR UPDATE SKIP LOCKED`` (a delivery whose handler is
+    running holds its row lock, so it is skipped).
+    """
+    size = limit or int(getattr(settings, "EVENT_RELAY_BATCH_SIZE", 200))
+    sent = 0
+    for alias, db_context in database_contexts().items():
+        with atomic(db_context):
+            now = timezone.now()
+            rows = list(
+                InboxMessage.objects.using(alias)
+                .select_for_update(skip_locked=True)
+                .filter(status=InboxMessage.Status.PENDING, next_attempt_at__lte=now)
+                .order_by("next_attempt_at")[:size]
+            )
+            if not rows:
+                continue
+            send_deliveries([((row.context, row.handler), row.envelope) for row in rows])
+            InboxMessage.objects.using(alias).filter(pk__in=[row.pk for row in rows]).update(
+                next_attempt_at=now + stall_timeout()
+            )
+            sent += len(rows)
+    return sent
+
+
+def replay_dead_letters(*, ids: list[UUID] | None = None) -> int:
+    """Deliver dead letters again (all open ones, or those with ``ids``); return how many.
+
+    Each replayed delivery starts over with a fresh attempt count; the dead
+    letter stays, marked ``replayed_at``, for the record.
+    """
+    replayed = 0
+    for alias, db_context in database_contexts().items():
+        with atomic(db_context):
+            letters = DeadLetter.objects.using(alias).select_for_update(skip_locked=True)
+            letters = letters.filter(replayed_at__isnull=True)
+            if ids is not None:
+                letters = letters.filter(id__in=ids)
+            letters = list(letters)
+            now = timezone.now()
+            for letter in letters:
+                InboxMessage.objects.using(alias).filter(
+                    event_id=letter.event_id, handler=letter.handler
+                ).update(
+                    status=InboxMessage.Status.PENDING,
+                    attempts=0,
+                    last_error="",
+                    next_attempt_at=now,
+                )
+            DeadLetter.objects.using(alias).filter(pk__in=[x.pk for x in letters]).update(
+                replayed_at=now
+            )
+            replayed += len(letters)
+            if letters:
+                on_commit(db_context, _redrive_quietly)
+    return replayed
+
+
+def _redrive_quietly() -> None:
+    try:
+        redrive_due_deliveries()
+    except Exception:
+        logger.warning("redrive after replay failed; the sweep will retry", exc_info=True)

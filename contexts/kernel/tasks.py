@@ -1,0 +1,44 @@
+"""Celery tasks of the event machinery (thin: each calls one kernel function).
+
+- ``<context>.deliver_event``, one per context, routed to that context's queue:
+  deliver one event to one of the context's handlers.
+- ``kernel.sweep_events`` (beat, every ``EVENT_SWEEP_SECONDS``): relay what the
+  on-commit relay could not, and resend due retries.
+- ``kernel.purge_event_history`` (beat, daily): retention.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import shared_task
+
+from contexts.kernel import delivery, relay, retention
+from contexts.kernel.databases import CONTEXTS
+
+
+def _delivery_task(context: str):
+    def deliver_event(handler: str, event: dict[str, Any]) -> str:
+        return delivery.deliver(context=context, handler=handler, event=event)
+
+    deliver_event.__name__ = deliver_event.__qualname__ = f"deliver_{context}_event"
+    return shared_task(name=relay.deliver_task_name(context))(deliver_event)
+
+
+#: One delivery task per context, so each runs on that context's own queue.
+DELIVERY_TASKS = {context: _delivery_task(context) for context in CONTEXTS}
+
+
+@shared_task(name="kernel.sweep_events")
+def sweep_events() -> dict[str, int]:
+    """Relay unpublished outbox rows and resend deliveries whose retry is due."""
+    return {
+        "relayed": relay.relay_outbox(),
+        "redriven": delivery.redrive_due_deliveries(),
+    }
+
+
+@shared_task(name="kernel.purge_event_history")
+def purge_event_history() -> dict[str, int]:
+    """Delete completed event rows older than EVENT_RETENTION_DAYS."""
+    return retention.purge_event_history()

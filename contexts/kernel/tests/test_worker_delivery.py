@@ -1,0 +1,251 @@
+"""Delivery through a real Celery worker process (RELIABILITY.md M1, M2, M6, M7, M8)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+from django.db import connections
+
+from contexts.kernel import relay
+from contexts.kernel.databases import database_for
+from contexts.kernel.models import DeadLetter, InboxMessage, OutboxMessage
+from contexts.kernel.relay import relay_outbox, send_deliveries
+from contexts.kernel.testing import database_url, wait_for
+from contexts.kernel.tests.helpers import publish_committed
+from contexts.kernel.tests.probe import CONSUMER, PUBLISHER, ProbeEcho, ProbeHappened
+
+pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
+
+HANDLER = "contexts.kernel.tests.probe.handle_probe"
+
+
+def inbox(event) -> InboxMessage:
+    return InboxMessage.objects.using(database_for(CONSUMER)).get(
+        event_id=event.event_id, handler=HANDLER
+    )
+
+
+def test_an_event_is_delivered_once_with_its_correlation_id(start_probe_worker, probe_effects):
+    start_probe_worker()
+    from contexts.kernel.correlation import reset_correlation_id, set_correlation_id
+
+    token = set_correlation_id("request-42")
+    try:
+        event = ProbeHappened(mode="echo")
+    finally:
+        reset_correlation_id(token)
+    envelope = publish_committed(event)
+
+    wait_for(lambda: probe_effects.count(event.event_id) == 1)
+    [(_, correlation_id, _)] = probe_effects.rows()
+    assert correlation_id == "request-42"
+    echo = wait_for(
+        lambda: (
+            OutboxMessage.objects.using(database_for(ProbeEcho.context))
+            .filter(event_name=ProbeEcho.name)
+            .first()
+        )
+    )
+    assert echo.correlation_id == "request-42"
+
+    # The same message re-enqueued by hand: delivered again, no second effect.
+    send_deliveries([((CONSUMER, HANDLER), envelope)])
+    wait_for(lambda: inbox(event).attempts == 2)
+    assert probe_effects.count(event.event_id) == 1
+    assert inbox(event).status == InboxMessage.Status.PROCESSED
+
+
+def test_a_worker_killed_mid_handler_redelivers_with_one_effect(
+    start_probe_worker, probe_effects, tmp_path
+):
+    """M1: SIGKILL of the pool child after its write, before commit; and after commit."""
+    worker = start_probe_worker()
+    marker = tmp_path / "blocked.pid"
+    blocked = ProbeHappened(mode="block_once", path=str(marker))
+    publish_committed(blocked)
+
+    pid = int(wait_for(lambda: marker.exists() and marker.read_text()))
+    assert pid in worker.pool_pids()
+    os.kill(pid, signal.SIGKILL)
+
+    wait_for(lambda: inbox(blocked).status == InboxMessage.Status.PROCESSED)
+    assert probe_effects.count(blocked.event_id) == 1
+    assert inbox(blocked).attempts == 2
+
+    # Dies after the handler's transaction committed, before the ack.
+    marker2 = tmp_path / "committed.pid"
+    committed = ProbeHappened(mode="die_after_commit_once", path=str(marker2))
+    publish_committed(committed)
+    wait_for(lambda: marker2.exists() and inbox(committed).attempts == 2)
+    assert probe_effects.count(committed.event_id) == 1
+
+    # The worker goes on processing.
+    after = ProbeHappened()
+    publish_committed(after)
+    wait_for(lambda: probe_effects.count(after.event_id) == 1)
+
+
+def test_a_handler_that_kills_its_worker_every_time_stops_after_n_deliveries(
+    start_probe_worker, probe_effects, tmp_path
+):
+    """M2: deliveries are counted in our inbox table, not by the broker."""
+    start_probe_worker(env={"EVENT_MAX_ATTEMPTS": "3"})
+    runs = tmp_path / "runs"
+    crashing = ProbeHappened(mode="crash", path=str(runs))
+    publish_committed(crashing)
+
+    letter = wait_for(lambda: DeadLetter.objects.using(database_for(CONSUMER)).first())
+    assert letter.attempts == 3
+    assert len(runs.read_text().splitlines()) == 3
+    assert inbox(crashing).status == InboxMessage.Status.DEAD
+
+    healthy = ProbeHappened()
+    publish_committed(healthy)
+    wait_for(lambda: probe_effects.count(healthy.event_id) == 1)
+    assert len(runs.read_text().splitlines()) == 3  # never ran again
+
+
+def test_a_failing_handler_is_dead_lettered_and_replayed_once_fixed(
+    start_probe_worker, probe_effects, tmp_path
+):
+    start_probe_worker(
+        beat=True,
+        env={
+            "EVENT_MAX_ATTEMPTS": "3",
+            "EVENT_RETRY_BASE_SECONDS": "0.2",
+            "EVENT_SWEEP_SECONDS": "0.5",
+        },
+    )
+    failing = tmp_path / "fail"
+    failing.touch()
+    event = ProbeHappened(mode="fail_while_file", path=str(failing))
+    publish_committed(event)
+
+    letter = wait_for(lambda: DeadLetter.objects.using(database_for(CONSUMER)).first())
+    assert letter.attempts == 3
+    assert "probe handler failing on purpose" in letter.error
+    assert probe_effects.count() == 0
+
+    failing.unlink()
+    call_command("replay_dead_letters")
+
+    wait_for(lambda: inbox(event).status == InboxMessage.Status.PROCESSED)
+    assert probe_effects.count(event.event_id) == 1
+    letter.refresh_from_db()
+    assert letter.replayed_at is not None
+
+
+PUBLISH_SCRIPT = """
+import django, sys
+django.setup()
+from contexts.kernel.outbox import publish
+from contexts.kernel.transactions import atomic
+from contexts.kernel.tests.probe import ProbeHappened
+event = ProbeHappened()
+with atomic(event.context):
+    publish(event)
+print(event.event_id)
+"""
+
+
+def test_publishing_succeeds_while_the_broker_is_down_and_the_sweep_delivers_later(
+    start_probe_worker, probe_effects
+):
+    """M7: the event is an outbox row; the relay sends it when the broker is back."""
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DATABASE_URL": database_url(),
+        "CELERY_BROKER_URL": "redis://127.0.0.1:1/0",  # nothing listens there
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", PUBLISH_SCRIPT],
+        cwd=settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    event_id = result.stdout.strip().splitlines()[-1]
+    row = OutboxMessage.objects.using(database_for(PUBLISHER)).get(pk=event_id)
+    assert row.published_at is None
+
+    start_probe_worker()
+    assert relay_outbox() == 1  # the sweep, with the broker reachable
+
+    wait_for(lambda: probe_effects.count(event_id) == 1)
+    row.refresh_from_db()
+    assert row.published_at is not None
+
+
+def test_two_relays_over_thousands_of_rows_deliver_every_event_with_one_effect(
+    start_probe_worker, probe_effects, monkeypatch
+):
+    """M8: SKIP LOCKED relays in parallel, one of them crashing mid-batch."""
+    total = 2000
+    events = [ProbeHappened() for _ in range(total)]
+    OutboxMessage.objects.using(database_for(PUBLISHER)).bulk_create(
+        OutboxMessage(
+            event_id=e.event_id, context=PUBLISHER, event_name=e.name,
+            event_version=e.version, payload=e.payload(), correlation_id=e.correlation_id,
+            occurred_at=e.occurred_at,
+        )
+        for e in events
+    )  # fmt: skip
+    real_send = relay._send
+    crashing_sends = []
+
+    def send(*args):
+        if threading.current_thread().name == "relay-crashing":
+            if len(crashing_sends) == 150:
+                raise RuntimeError("relay died mid-batch")
+            crashing_sends.append(args)
+        real_send(*args)
+
+    monkeypatch.setattr(relay, "_send", send)
+    results: dict[str, object] = {}
+
+    def run(name):
+        try:
+            results[name] = relay_outbox()
+        except Exception as exc:
+            results[name] = exc
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(n,), name=n) for n in ("relay-crashing", "relay")]
+    for thread in threads:
+        thread.start()
+    start_probe_worker(concurrency=2)
+    for thread in threads:
+        thread.join(timeout=120)
+    assert isinstance(results["relay-crashing"], RuntimeError)
+    relay_outbox()  # the crashed relay, restarted
+
+    assert (
+        not OutboxMessage.objects.using(database_for(PUBLISHER))
+        .filter(published_at__isnull=True)
+        .exists()
+    )
+    wait_for(lambda: len(probe_effects.per_event()) == total, timeout=180)
+    per_event = probe_effects.per_event()
+    assert set(per_event) == {str(e.event_id) for e in events}
+    assert set(per_event.values()) == {1}
+
+
+def test_stopped_worker_leaves_nothing_behind(start_probe_worker):
+    """The fixture's worker is a real process, stopped at teardown."""
+    worker = start_probe_worker()
+    assert worker.pool_pids()
+    worker.stop()
+    assert worker.process.poll() is not None
+    assert Path(worker.log_path).exists()

@@ -1,0 +1,18 @@
+"""Reads of the notifications context."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from django.db.models import QuerySet
+
+from contexts.notifications.models import Notification
+
+
+def notifications_for_user(*, user_id: UUID) -> QuerySet[Notification]:
+    """A user's notifications, newest first."""
+    return Notification.objects.filter(user_id=user_id).order_by("-created_at", "-id")
+
+
+def notification_get(*, notification_id: UUID) -> Notification | None:
+    return Notification.objects.filter(pk=notification_id).first()

@@ -1,0 +1,19 @@
+"""HTTP views of the notifications context."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework.generics import ListAPIView
+from rest_framework.permissions import IsAuthenticated
+
+from contexts.notifications import selectors
+from contexts.notifications.serializers import NotificationSerializer
+
+
+@extend_schema(tags=["notifications"], summary="The caller's notifications, newest first")
+class NotificationListView(ListAPIView):
+    permission_classes = [IsAuthenticated]
+    serializer_class = NotificationSerializer
+
+    def get_queryset(self):
+        return selectors.notifications_for_user(user_id=self.request.user.id)
