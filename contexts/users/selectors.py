@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from uuid import UUID
 
+from django.db.models.functions import Lower
+
 from contexts.users.models import User, UserPreferences, UserProfile
 
 
@@ -23,8 +25,15 @@ def user_is_active(*, user_id: UUID) -> bool:
 
 
 def user_email_taken(*, email: str) -> bool:
-    """True if any account (active or not) uses ``email``, whatever its case."""
-    return User.objects.filter(email__iexact=email.strip()).exists()
+    """True if any account (active or not) uses ``email``, whatever its case.
+
+    Filters on ``lower(email)``, which the case-insensitive unique index serves.
+    """
+    return (
+        User.objects.annotate(email_lower=Lower("email"))
+        .filter(email_lower=email.strip().lower())
+        .exists()
+    )
 
 
 def user_get_with_details(*, user_id: UUID) -> User | None:
