@@ -109,6 +109,14 @@ DATABASES = {
     ),
 }
 DATABASES.update(context_databases(DATABASES["default"], split=DB_PER_CONTEXT))
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Embedded mode: web, worker and beat share one file. Take the write lock at
+    # BEGIN (a deferred transaction upgrading its lock fails at once with
+    # "database is locked"), wait for it instead of failing, and let WAL keep
+    # reads running alongside the writer.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"transaction_mode": "IMMEDIATE", "timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"}
+    )
 DATABASE_ROUTERS = ["contexts.kernel.databases.ContextRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -224,9 +232,13 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 60)
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 50)
-CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 300),
-}
+# The visibility timeout applies to Redis (and SQS); kombu's SQLAlchemy transport
+# (the embedded default) hands its options to create_engine, which rejects it.
+CELERY_BROKER_TRANSPORT_OPTIONS = (
+    {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 300)}
+    if CELERY_BROKER_URL.startswith(("redis://", "rediss://", "sqs://"))
+    else {}
+)
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # One queue per context: a task named "<context>.<name>" runs on that context's
