@@ -10,7 +10,8 @@ split mode are two databases. The handler's behaviour is chosen by the event:
   block (the test kills the process) until the test gives up;
 - ``die_after_commit_once``: record; on the first run the process dies right
   after the handler's transaction commits, before the message is acked;
-- ``echo``: record, and publish a ``ProbeEcho`` (its correlation id is inherited).
+- ``echo``: record, and publish a ``ProbeEcho`` (its correlation id is inherited);
+- ``slow``: record, write the pid to ``path``, and take two seconds to finish.
 
 Effects are rows of a table that the ``probe_effects`` fixture creates in the
 consumer's database, outside Django's models, so their count shows how many
@@ -84,6 +85,9 @@ def handle_probe(event: ProbeHappened) -> None:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:  # killed by the test long before
             time.sleep(0.05)
+    if event.mode == "slow" and marker:
+        marker.write_text(str(os.getpid()))
+        time.sleep(2)  # a long handler: the window for a duplicate delivery
     if event.mode == "die_after_commit_once" and marker and not marker.exists():
         marker.write_text(str(os.getpid()))
         on_commit(CONSUMER, lambda: os._exit(1))

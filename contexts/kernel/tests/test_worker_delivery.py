@@ -93,6 +93,25 @@ def test_a_worker_killed_mid_handler_redelivers_with_one_effect(
     wait_for(lambda: probe_effects.count(after.event_id) == 1)
 
 
+def test_a_duplicate_delivered_while_the_handler_runs_has_no_second_effect(
+    start_probe_worker, probe_effects, tmp_path
+):
+    """M3: the same message on two workers at once (redelivery while running)."""
+    first = start_probe_worker(queues=[CONSUMER])
+    second = start_probe_worker(queues=[CONSUMER])
+    marker = tmp_path / "running.pid"
+    event = ProbeHappened(mode="slow", path=str(marker))
+    envelope = publish_committed(event)
+
+    running_pid = int(wait_for(lambda: marker.exists() and marker.read_text()))
+    send_deliveries([((CONSUMER, HANDLER), envelope)])
+
+    wait_for(lambda: inbox(event).attempts == 2, timeout=60)
+    assert inbox(event).status == InboxMessage.Status.PROCESSED
+    assert probe_effects.count(event.event_id) == 1
+    assert running_pid in first.pool_pids() + second.pool_pids()
+
+
 def test_a_handler_that_kills_its_worker_every_time_stops_after_n_deliveries(
     start_probe_worker, probe_effects, tmp_path
 ):
