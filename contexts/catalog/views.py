@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import IsAuthenticatedOrReadOnly
@@ -16,6 +16,8 @@ from contexts.catalog.serializers import (
     ProductUpdateSerializer,
 )
 from contexts.kernel.api import Pagination
+
+_NOT_OWNER = OpenApiResponse(description="Neither the product's owner nor staff.")
 
 
 class ProductCollectionView(GenericAPIView):
@@ -62,7 +64,7 @@ class ProductDetailView(GenericAPIView):
     @extend_schema(
         operation_id="products_partial_update",
         request=ProductUpdateSerializer,
-        responses={200: ProductSerializer},
+        responses={200: ProductSerializer, 403: _NOT_OWNER},
     )
     def patch(self, request, product_id):
         data = ProductUpdateSerializer(data=request.data)
@@ -75,7 +77,7 @@ class ProductDetailView(GenericAPIView):
         )
         return Response(ProductSerializer(product).data)
 
-    @extend_schema(operation_id="products_destroy", responses={204: None})
+    @extend_schema(operation_id="products_destroy", responses={204: None, 403: _NOT_OWNER})
     def delete(self, request, product_id):
         services.product_delete(
             product_id=product_id,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -26,7 +26,11 @@ class StockAdjustView(APIView):
     @extend_schema(
         operation_id="inventory_adjust",
         request=StockAdjustmentSerializer,
-        responses={200: StockLevelSerializer},
+        responses={
+            200: StockLevelSerializer,
+            403: OpenApiResponse(description="Neither the product's owner nor staff."),
+            409: OpenApiResponse(description="It would make on_hand less than reserved."),
+        },
     )
     def post(self, request, product_id):
         # Who may, before what: a stranger learns nothing from the body's validation.

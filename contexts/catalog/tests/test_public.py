@@ -6,9 +6,11 @@ import uuid
 from decimal import Decimal
 
 import pytest
+from django.db import connections
 
 from contexts.catalog import public
 from contexts.catalog.tests.factories import ProductFactory
+from contexts.kernel.databases import database_for
 
 pytestmark = pytest.mark.django_db
 
@@ -42,7 +44,7 @@ def test_get_products_answers_in_one_query_and_leaves_out_missing_ids(
     a, b = ProductFactory.create_batch(2)
     missing = uuid.uuid4()
 
-    with django_assert_num_queries(1):
+    with django_assert_num_queries(1, connection=connections[database_for("catalog")]):
         found = public.get_products([a.id, b.id, missing])
 
     assert set(found) == {a.id, b.id}

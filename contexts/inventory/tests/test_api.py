@@ -9,6 +9,7 @@ import itertools
 import uuid
 
 import pytest
+from django.contrib.auth import get_user_model
 
 from contexts.inventory.models import StockAdjustment
 from contexts.inventory.public import StockLine, reserve_stock_for_order
@@ -28,6 +29,14 @@ def product_id(auth_client) -> str:
     )
     assert response.status_code == 201, response.content
     return response.json()["id"]
+
+
+@pytest.fixture
+def stranger():
+    """An account that owns nothing (made through Django's auth API)."""
+    return get_user_model().objects.create_user(
+        email=f"stranger-{uuid.uuid4().hex[:8]}@example.com", password=None, name="Stranger"
+    )
 
 
 def adjust(client, product_id, body):
@@ -183,8 +192,8 @@ def test_adjusting_anonymously_is_401(api_client, product_id):
     assert response.status_code == 401
 
 
-def test_adjusting_someone_elses_product_is_403(make_auth_client, make_user, product_id):
-    response = adjust(make_auth_client(make_user()), product_id, {"delta": 1})
+def test_adjusting_someone_elses_product_is_403(make_auth_client, stranger, product_id):
+    response = adjust(make_auth_client(stranger), product_id, {"delta": 1})
 
     assert response.status_code == 403
     assert not StockAdjustment.objects.filter(product_id=product_id).exists()
