@@ -285,6 +285,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 30.0,
         "options": {"expires": 30},
     },
+    "orders.purge_idempotency_keys": {
+        "task": "orders.purge_idempotency_keys",
+        "schedule": 3600.0,
+        "options": {"expires": 3600},
+    },
     "notifications.send_due_emails": {
         "task": "notifications.send_due_emails",
         "schedule": 30.0,
