@@ -19,6 +19,14 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.django_db(*marker.args, **kwargs), append=False)
 
 
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    """Throttle counters and login lockouts live in the Django cache: each test starts clean."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def api_client() -> APIClient:
     """An anonymous DRF test client."""

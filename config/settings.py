@@ -56,6 +56,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    # Refresh tokens rotate; a used one is blacklisted (tables on the users database).
+    "rest_framework_simplejwt.token_blacklist",
     "contexts.kernel",
     *(f"contexts.{name}" for name in CONTEXTS),
     "config",  # wiring only: the seed_demo command
@@ -181,10 +183,10 @@ REST_FRAMEWORK = {
         "rest_framework_simplejwt.authentication.JWTAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["contexts.kernel.api.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PAGINATION_CLASS": "contexts.kernel.api.Pagination",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "contexts.kernel.schema.AutoSchema",
     "EXCEPTION_HANDLER": "contexts.kernel.api.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "DEFAULT_THROTTLE_CLASSES": [
@@ -197,6 +199,9 @@ REST_FRAMEWORK = {
         "user": os.environ.get("THROTTLE_USER_RATE", "1200/minute"),
         "auth": os.environ.get("THROTTLE_AUTH_RATE", "30/minute"),
     },
+    # Proxies in front of the app whose X-Forwarded-For may be trusted to find the
+    # client's IP. 0: the socket address only (a client cannot pick a new IP per request).
+    "NUM_PROXIES": env_int("THROTTLE_NUM_PROXIES", 0),
 }
 
 SIMPLE_JWT = {
@@ -207,7 +212,15 @@ SIMPLE_JWT = {
     "USER_ID_FIELD": "id",
     "USER_ID_CLAIM": "user_id",
     "AUTH_HEADER_TYPES": ("Bearer",),
+    # A refresh answers a new refresh token too; the one used is blacklisted.
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
 }
+# Login brute-force protection (contexts/users/lockout.py): after this many failed
+# sign-ins for one email within the window, the token endpoint answers 429 for it
+# until the window passes (counters in the Django cache).
+LOGIN_MAX_FAILURES = env_int("LOGIN_MAX_FAILURES", 5)
+LOGIN_LOCKOUT_SECONDS = env_int("LOGIN_LOCKOUT_SECONDS", 900)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Shop API",

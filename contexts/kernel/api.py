@@ -1,4 +1,10 @@
-"""HTTP plumbing shared by every context's DRF views: errors and pagination."""
+"""HTTP plumbing shared by every context's DRF views: errors, parsing and pagination.
+
+Every error body is JSON of one shape (documented in the OpenAPI schema by
+``contexts.kernel.schema``): ``{"detail": "..."}``, or field errors
+``{"<field>": ["..."]}`` for invalid input. A 5xx never carries a stack trace
+or SQL, whatever DEBUG says.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +13,13 @@ import logging
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import JsonResponse
-from rest_framework import status
+from rest_framework import parsers, status
+from rest_framework.exceptions import ParseError
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from contexts.kernel.errors import DomainError
+from contexts.kernel.errors import DomainError, Throttled
 
 logger = logging.getLogger(__name__)
 
@@ -25,16 +32,35 @@ class Pagination(PageNumberPagination):
     max_page_size = 100
 
 
+class JSONParser(parsers.JSONParser):
+    """DRF's strict JSON parser; JSON nested too deeply for Python is a 400, not a 500."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise ParseError("JSON parse error - nested too deeply.") from None
+
+
 def exception_handler(exc, context):
-    """Map every error to JSON: DomainError by its status, the rest as DRF does."""
+    """Map every error to JSON: DomainError by its status, the rest as DRF does.
+
+    Whatever the source, the body is an object: ``{"detail": ...}`` or field
+    errors (a bare list of messages from DRF becomes ``{"detail": "..."}``).
+    """
     if isinstance(exc, DomainError):
         body = {exc.field: [exc.detail]} if exc.field else {"detail": exc.detail}
-        return Response(body, status=exc.http_status)
+        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, Throttled) else None
+        return Response(body, status=exc.http_status, headers=headers)
     if isinstance(exc, RequestDataTooBig):
         return Response({"detail": "Request body too large."}, status=413)
     if isinstance(exc, DjangoValidationError):
         return Response({"detail": " ".join(exc.messages)}, status=status.HTTP_400_BAD_REQUEST)
-    return drf_exception_handler(exc, context)
+    response = drf_exception_handler(exc, context)
+    if response is not None and not isinstance(response.data, dict):
+        messages = response.data if isinstance(response.data, list) else [response.data]
+        response.data = {"detail": " ".join(str(message) for message in messages)}
+    return response
 
 
 def not_found(request, exception=None):

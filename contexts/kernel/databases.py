@@ -29,8 +29,11 @@ CONTEXTS: tuple[str, ...] = (
 )
 
 KERNEL_APP = "kernel"
-#: Django's own apps live with the users context.
-PLATFORM_APPS = frozenset({"admin", "auth", "contenttypes", "sessions", "messages"})
+#: Django's own apps (and simplejwt's token blacklist, which relates to the user
+#: model) live with the users context.
+PLATFORM_APPS = frozenset(
+    {"admin", "auth", "contenttypes", "sessions", "messages", "token_blacklist"}
+)
 DEFAULT_ALIAS = "default"
 
 

@@ -41,3 +41,15 @@ class Forbidden(DomainError):
 class Invalid(DomainError):
     http_status = 400
     code = "invalid"
+
+
+class Throttled(DomainError):
+    """Too many attempts: the API answers 429 with ``Retry-After: <retry_after>``."""
+
+    http_status = 429
+    code = "throttled"
+
+    def __init__(self, detail: str, *, retry_after: int, field: str | None = None) -> None:
+        super().__init__(detail, field=field)
+        #: Whole seconds until the caller may try again (at least 1).
+        self.retry_after = max(1, int(retry_after))

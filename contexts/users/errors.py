@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from contexts.kernel.errors import DomainError, Invalid, NotFound
+from contexts.kernel.errors import DomainError, Invalid, NotFound, Throttled
 
 
 class UsersError(DomainError):
@@ -19,3 +19,7 @@ class InvalidRegistration(UsersError, Invalid):
 
 class UserNotFound(UsersError, NotFound):
     """No active user with this id."""
+
+
+class LoginLocked(UsersError, Throttled):
+    """Too many failed sign-ins for this email: refused until ``retry_after`` seconds pass."""

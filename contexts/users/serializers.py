@@ -15,11 +15,14 @@ from rest_framework_simplejwt.serializers import (
     TokenRefreshSerializer,
 )
 
+from contexts.users import lockout
 from contexts.users.models import EMAIL_MAX_LENGTH, NAME_MAX_LENGTH, Language, User
 from contexts.users.selectors import user_preferences_of, user_profile_of
 
 #: Django hashes any length; a bound keeps hashing a request cheap.
 PASSWORD_MAX_LENGTH = 128
+#: A signed token of ours is a few hundred characters; anything far longer is not one.
+TOKEN_MAX_LENGTH = 2048
 
 
 class _StrictString:
@@ -172,15 +175,24 @@ class AuthTokenPairSerializer(serializers.Serializer):
 
 
 class AuthRefreshSerializer(serializers.Serializer):
-    refresh = StrictCharField(write_only=True)
+    refresh = StrictCharField(write_only=True, max_length=TOKEN_MAX_LENGTH)
 
 
 class AuthAccessTokenSerializer(serializers.Serializer):
     access = serializers.CharField(read_only=True)
+    refresh = serializers.CharField(
+        read_only=True,
+        help_text="The next refresh token: refresh tokens rotate, and the one sent is "
+        "no longer accepted.",
+    )
 
 
 class EmailTokenObtainPairSerializer(TokenObtainPairSerializer):
-    """simplejwt's pair serializer with strict, bounded inputs."""
+    """simplejwt's pair serializer with strict, bounded inputs and a lockout per email.
+
+    A locked-out email is refused (429) before its password is checked; each
+    wrong-credentials answer (401) counts towards the lock (``lockout``).
+    """
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -189,11 +201,26 @@ class EmailTokenObtainPairSerializer(TokenObtainPairSerializer):
         )
         self.fields["password"] = _password_field()
 
+    def validate(self, attrs):
+        email = attrs[self.username_field]
+        lockout.login_ensure_allowed(email=email)
+        try:
+            data = super().validate(attrs)
+        except AuthenticationFailed:
+            lockout.login_record_failure(email=email)
+            raise
+        lockout.login_record_success(email=email)
+        return data
+
 
 class SafeTokenRefreshSerializer(TokenRefreshSerializer):
-    """simplejwt's refresh serializer, answering 401 (not 500) for a deleted user."""
+    """simplejwt's refresh serializer, answering 401 (not 500) for a deleted user.
 
-    refresh = StrictCharField()
+    Refresh tokens rotate (settings ``SIMPLE_JWT``): the answer carries a new
+    refresh token and the one sent is blacklisted.
+    """
+
+    refresh = StrictCharField(max_length=TOKEN_MAX_LENGTH)
 
     def validate(self, attrs):
         try:

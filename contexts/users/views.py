@@ -43,6 +43,7 @@ _NOT_AUTHENTICATED = OpenApiResponse(
 class UserRegistrationView(APIView):
     authentication_classes = ()
     permission_classes = (AllowAny,)
+    throttle_scope = "auth"
 
     @extend_schema(
         tags=["users"],
@@ -125,12 +126,15 @@ class UserDetailView(APIView):
 
 class TokenObtainView(TokenObtainPairView):
     serializer_class = EmailTokenObtainPairSerializer
+    throttle_scope = "auth"
 
     @extend_schema(
         tags=["auth"],
         summary="Sign in: exchange email and password for an access and a refresh token",
         description="The email matches whatever its case. Wrong credentials and inactive "
-        "accounts get the same 401.",
+        "accounts get the same 401. After `LOGIN_MAX_FAILURES` failed sign-ins for one email "
+        "within `LOGIN_LOCKOUT_SECONDS`, that email gets 429 with `Retry-After` (even with the "
+        "right password) until the lock ends.",
         request=AuthCredentialsSerializer,
         responses={
             200: AuthTokenPairSerializer,
@@ -139,6 +143,11 @@ class TokenObtainView(TokenObtainPairView):
                 UsersErrorSerializer, description="Wrong credentials or inactive account."
             ),
             415: _NOT_JSON,
+            429: OpenApiResponse(
+                UsersErrorSerializer,
+                description="Too many requests from this client, or too many failed sign-ins "
+                "for this email; retry after `Retry-After` seconds.",
+            ),
         },
     )
     def post(self, request: Request, *args, **kwargs) -> Response:
@@ -147,12 +156,14 @@ class TokenObtainView(TokenObtainPairView):
 
 class TokenRefreshAccessView(TokenRefreshView):
     serializer_class = SafeTokenRefreshSerializer
+    throttle_scope = "auth"
 
     @extend_schema(
         tags=["auth"],
-        summary="Exchange a refresh token for a new access token",
-        description="401 for a malformed, expired or access (not refresh) token, or when "
-        "the account is no longer active.",
+        summary="Exchange a refresh token for a new access token (and a new refresh token)",
+        description="Refresh tokens rotate: the answer has a new `refresh` too, and the one "
+        "sent is blacklisted. 401 for a malformed, expired, already used or access (not "
+        "refresh) token, or when the account is no longer active.",
         request=AuthRefreshSerializer,
         responses={
             200: AuthAccessTokenSerializer,

@@ -1,0 +1,128 @@
+"""OpenAPI generation: every operation documents the error responses it can give.
+
+The error shape is one for the whole API (``contexts.kernel.api``): the
+``Error`` component, ``{"detail": "..."}``, and for 400 the ``ValidationError``
+component, ``{"detail": "..."}`` or field errors ``{"<field>": ["..."]}``.
+
+A view documents its own business statuses (403, 409, 422, ...) with
+``extend_schema(responses=...)``; this schema class adds the statuses that the
+shared plumbing gives, where they apply, without overriding what a view says:
+
+- 400 when the operation takes a body or query/header parameters (other than
+  pagination's);
+- 401 when the view authenticates (an invalid or expired bearer token is a 401
+  even where anonymous access is allowed);
+- 404 when the path has parameters (unknown ids) or the list is paginated
+  (an out-of-range ``?page=``);
+- 413 and 415 when the operation takes a body (over 1 MB; not JSON);
+- 429 with ``Retry-After`` when the view is throttled;
+- 500 everywhere: the body of an unexpected failure (never a stack trace).
+
+An error response a view documents without a body gets the matching component.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular import openapi
+from drf_spectacular.plumbing import ResolvedComponent
+
+ERROR_COMPONENT = "Error"
+VALIDATION_ERROR_COMPONENT = "ValidationError"
+
+_ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "Every error but invalid input: a human-readable `detail`.",
+    "properties": {"detail": {"type": "string"}},
+    "required": ["detail"],
+}
+_VALIDATION_ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": 'Invalid input: `{"detail": "..."}`, or field errors '
+    '`{"<field>": ["..."]}` (nested for nested fields and list items).',
+    "properties": {"detail": {"type": "string"}},
+    "additionalProperties": {
+        "oneOf": [{"type": "array"}, {"type": "object"}],
+        "description": "The messages for one field (or, nested, for its parts).",
+    },
+}
+
+_DESCRIPTIONS = {
+    "400": "Invalid input: malformed JSON, missing or mistyped fields, broken rules.",
+    "401": "Not authenticated: no, an invalid or an expired `Authorization: Bearer` token.",
+    "403": "Authenticated but not allowed.",
+    "404": "Not found (also another user's private resource).",
+    "405": "Method not allowed.",
+    "409": "Conflict with the current state.",
+    "413": "Request body over 1 MB.",
+    "415": "The body is not JSON (`Content-Type: application/json`).",
+    "422": "Unprocessable request.",
+    "429": "Throttled: too many requests; retry after `Retry-After` seconds.",
+    "500": "Unexpected server error; the body never carries internals.",
+}
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+#: A bad ``?page=`` is a 404 and a bad ``?page_size=`` falls back to the default.
+_PAGINATION_PARAMETERS = frozenset({"page", "page_size"})
+
+
+class AutoSchema(openapi.AutoSchema):
+    """drf-spectacular's AutoSchema plus the error responses described above."""
+
+    def _get_response_bodies(self, direction="response"):
+        responses = super()._get_response_bodies(direction)
+        if direction != "response":
+            return responses
+        for code in self._error_statuses():
+            responses.setdefault(code, {"description": _DESCRIPTIONS[code]})
+        for code, response in responses.items():
+            if code.isdigit() and int(code) >= 400:
+                self._fill_error_response(code, response)
+        return dict(sorted(responses.items()))
+
+    def _error_statuses(self) -> list[str]:
+        has_body = self.method in _BODY_METHODS and self.get_request_serializer() is not None
+        parameters = [
+            parameter
+            for parameter in (self._get_parameters() or [])
+            if parameter.get("in") in {"query", "header"}
+            and parameter.get("name") not in _PAGINATION_PARAMETERS
+        ]
+        codes = ["500"]
+        if has_body or parameters:
+            codes.append("400")
+        if self.view.get_authenticators():
+            codes.append("401")
+        if "{" in self.path or (self.method == "GET" and self._paginated()):
+            codes.append("404")
+        if has_body:
+            codes += ["413", "415"]
+        if self.view.get_throttles():
+            codes.append("429")
+        return codes
+
+    def _paginated(self) -> bool:
+        return self._is_list_view() and self._get_paginator() is not None
+
+    def _fill_error_response(self, code: str, response: dict[str, Any]) -> None:
+        response.setdefault("description", _DESCRIPTIONS.get(code, "Error."))
+        if not response.get("content"):
+            component = self._error_component(code == "400")
+            response["content"] = {"application/json": {"schema": component.ref}}
+        if code == "429":
+            response.setdefault("headers", {})["Retry-After"] = {
+                "schema": {"type": "integer"},
+                "description": "Seconds to wait before trying again.",
+            }
+
+    def _error_component(self, validation: bool) -> ResolvedComponent:
+        name, schema = (
+            (VALIDATION_ERROR_COMPONENT, _VALIDATION_ERROR_SCHEMA)
+            if validation
+            else (ERROR_COMPONENT, _ERROR_SCHEMA)
+        )
+        component = ResolvedComponent(
+            name=name, type=ResolvedComponent.SCHEMA, object=name, schema=schema
+        )
+        self.registry.register_on_missing(component)
+        return component
