@@ -173,12 +173,11 @@ class CeleryWorker:
                 app.control.ping(destination=[f"{self.name}@{os.uname().nodename}"], timeout=0.5)
             )
 
-        wait_for(
-            answers,
-            timeout=timeout,
-            interval=0.2,
-            message=f"worker not ready:\n{self.logs()[-4000:]}",
-        )
+        try:
+            wait_for(answers, timeout=timeout, interval=0.2)
+        except ConditionNotMet:
+            self.stop()
+            raise ConditionNotMet(f"worker not ready:\n{self.logs()[-4000:]}") from None
         return self
 
     @property
