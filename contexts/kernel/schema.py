@@ -8,8 +8,8 @@ A view documents its own business statuses (403, 409, 422, ...) with
 ``extend_schema(responses=...)``; this schema class adds the statuses that the
 shared plumbing gives, where they apply, without overriding what a view says:
 
-- 400 when the operation takes a body or query/header parameters (other than
-  pagination's);
+- 400 when the operation takes a body or query/header parameters (a
+  ``page_size`` that is not an integer too);
 - 401 when the view authenticates (an invalid or expired bearer token is a 401
   even where anonymous access is allowed);
 - 404 when the path has parameters (unknown ids) or the list is paginated
@@ -27,6 +27,7 @@ from typing import Any
 
 from drf_spectacular import openapi
 from drf_spectacular.plumbing import ResolvedComponent
+from rest_framework import serializers
 
 ERROR_COMPONENT = "Error"
 VALIDATION_ERROR_COMPONENT = "ValidationError"
@@ -62,12 +63,43 @@ _DESCRIPTIONS = {
     "500": "Unexpected server error; the body never carries internals.",
 }
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
-#: A bad ``?page=`` is a 404 and a bad ``?page_size=`` falls back to the default.
-_PAGINATION_PARAMETERS = frozenset({"page", "page_size"})
 
 
 class AutoSchema(openapi.AutoSchema):
-    """drf-spectacular's AutoSchema plus the error responses described above."""
+    """drf-spectacular's AutoSchema plus the error responses described above.
+
+    It also documents the bounds of nested lists (``many=True``), and PATCH
+    bodies as DRF validates them: a partial update is
+    partial all the way down (DRF skips missing fields of nested serializers
+    when the root is partial), so nested request components of a PATCH have no
+    required fields either, under their own ``Patched...`` names.
+    """
+
+    def _map_basic_serializer(self, serializer, direction):
+        schema = super()._map_basic_serializer(serializer, direction)
+        if self._patch_request(direction):
+            schema.pop("required", None)
+        return schema
+
+    def _get_serializer_name(self, serializer, direction, bypass_extensions=False) -> str:
+        name = super()._get_serializer_name(serializer, direction, bypass_extensions)
+        if self._patch_request(direction) and not name.startswith("Patched"):
+            name = f"Patched{name}"
+        return name
+
+    def _insert_field_validators(self, field, schema) -> None:
+        super()._insert_field_validators(field, schema)
+        # A nested ``many=True`` serializer's bounds (drf-spectacular maps them for
+        # ListField only): ``allow_empty=False``, ``min_length``, ``max_length``.
+        if isinstance(field, serializers.ListSerializer) and schema.get("type") == "array":
+            minimum = field.min_length or (0 if field.allow_empty else 1)
+            if minimum:
+                schema.setdefault("minItems", minimum)
+            if field.max_length is not None:
+                schema.setdefault("maxItems", field.max_length)
+
+    def _patch_request(self, direction) -> bool:
+        return self.method == "PATCH" and direction == "request"
 
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
@@ -86,7 +118,6 @@ class AutoSchema(openapi.AutoSchema):
             parameter
             for parameter in (self._get_parameters() or [])
             if parameter.get("in") in {"query", "header"}
-            and parameter.get("name") not in _PAGINATION_PARAMETERS
         ]
         codes = ["500"]
         if has_body or parameters:

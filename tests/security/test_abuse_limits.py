@@ -290,14 +290,23 @@ def test_page_size_is_capped_at_100(make_auth_client, path, arrange, page_size):
     assert body["next"] is not None
 
 
-@pytest.mark.parametrize("page_size", ["0", "-1", "abc", "1e9", ""])
-def test_a_nonsense_page_size_falls_back_to_the_default(api_client, page_size):
+@pytest.mark.parametrize("page_size", ["0", "-1"])
+def test_a_page_size_below_one_falls_back_to_the_default(api_client, page_size):
     ProductFactory.create_batch(25)
 
     response = api_client.get("/api/products", {"page_size": page_size})
 
     assert response.status_code == 200
     assert len(response.json()["results"]) == 20
+
+
+@pytest.mark.parametrize("path", ["/api/products", "/api/orders", "/api/notifications"])
+@pytest.mark.parametrize("page_size", ["abc", "1e9", "", "null", "2.5"])
+def test_a_page_size_that_is_not_an_integer_is_400(make_auth_client, path, page_size):
+    response = make_auth_client(UserFactory()).get(path, {"page_size": page_size})
+
+    assert response.status_code == 400
+    assert response.json() == {"page_size": ["A valid integer is required."]}
 
 
 # --- request body size ---------------------------------------------------------------------
