@@ -31,8 +31,7 @@ class ProductCollectionView(GenericAPIView):
         responses={200: ProductSerializer(many=True)},
     )
     def get(self, request):
-        # A plain dict: an empty ``?owner_id=`` is then invalid, not silently "absent".
-        query = ProductListQuerySerializer(data=request.query_params.dict())
+        query = ProductListQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         products = selectors.product_list(
             search=query.validated_data.get("search", ""),

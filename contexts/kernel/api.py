@@ -14,7 +14,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import JsonResponse
 from rest_framework import parsers, status
-from rest_framework.exceptions import NotFound, ParseError, ValidationError
+from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -27,22 +27,18 @@ logger = logging.getLogger(__name__)
 class Pagination(PageNumberPagination):
     """``?page=`` and ``?page_size=`` (at most 100), as API.md lists.
 
-    A ``page_size`` over 100 is capped and one below 1 falls back to the default;
-    one that is not an integer at all is a 400. A bad ``page`` (empty too) is a 404.
+    A ``page_size`` over 100 is capped and one below 1 (or empty: absent) falls
+    back to the default; one that is not an integer at all is a 400. A bad
+    ``page`` is DRF's 404.
     """
 
     page_size = 20
     page_size_query_param = "page_size"
     max_page_size = 100
 
-    def get_page_number(self, request, paginator):
-        if request.query_params.get(self.page_query_param) == "":
-            raise NotFound(self.invalid_page_message.format(page_number="", message="empty"))
-        return super().get_page_number(request, paginator)
-
     def get_page_size(self, request):
         raw = request.query_params.get(self.page_size_query_param)
-        if raw is not None:
+        if raw:
             try:
                 int(raw)
             except ValueError:

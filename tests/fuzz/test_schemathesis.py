@@ -28,6 +28,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import strategies as st
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
+from schemathesis.checks import negative_data_rejection
 from schemathesis.config import SchemathesisConfig
 
 from contexts.notifications.tests.factories import NotificationFactory
@@ -136,12 +137,22 @@ def aim_at_real_resources(case, ids: dict[str, str]) -> None:
             case.path_parameters[name] = ids[name]
 
 
+def has_an_empty_query_value(case) -> bool:
+    """An empty ``?name=`` means "not given" in this API (HTML form semantics, e.g.
+    catalog's ``?owner_id=``), so it is accepted although the schema types it."""
+    for value in (case.query or {}).values():
+        if value == "" or (isinstance(value, list) and "" in value):
+            return True
+    return False
+
+
 @schema.parametrize()
 @_HYPOTHESIS
 def test_every_operation_conforms_to_the_schema(case, wsgi_in_test_transaction):
     shop = wsgi_in_test_transaction
     aim_at_real_resources(case, shop["ids"])
-    case.call_and_validate(headers=shop["headers"])
+    excluded = [negative_data_rejection] if has_an_empty_query_value(case) else []
+    case.call_and_validate(headers=shop["headers"], excluded_checks=excluded)
 
 
 # --- arbitrary JSON to every write endpoint ---------------------------------------------

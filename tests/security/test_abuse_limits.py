@@ -290,8 +290,8 @@ def test_page_size_is_capped_at_100(make_auth_client, path, arrange, page_size):
     assert body["next"] is not None
 
 
-@pytest.mark.parametrize("page_size", ["0", "-1"])
-def test_a_page_size_below_one_falls_back_to_the_default(api_client, page_size):
+@pytest.mark.parametrize("page_size", ["0", "-1", ""])
+def test_a_page_size_below_one_or_empty_falls_back_to_the_default(api_client, page_size):
     ProductFactory.create_batch(25)
 
     response = api_client.get("/api/products", {"page_size": page_size})
@@ -301,7 +301,7 @@ def test_a_page_size_below_one_falls_back_to_the_default(api_client, page_size):
 
 
 @pytest.mark.parametrize("path", ["/api/products", "/api/orders", "/api/notifications"])
-@pytest.mark.parametrize("page_size", ["abc", "1e9", "", "null", "2.5"])
+@pytest.mark.parametrize("page_size", ["abc", "1e9", " ", "null", "2.5"])
 def test_a_page_size_that_is_not_an_integer_is_400(make_auth_client, path, page_size):
     response = make_auth_client(UserFactory()).get(path, {"page_size": page_size})
 
