@@ -17,6 +17,8 @@ class HealthView(APIView):
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
+    # Load balancers probe often from one address: never throttle the probes.
+    throttle_classes: list = []
 
     @extend_schema(
         responses=inline_serializer("Health", {"status": serializers.CharField()}),
@@ -46,6 +48,8 @@ class ReadyView(APIView):
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
+    # Load balancers probe often from one address: never throttle the probes.
+    throttle_classes: list = []
 
     @extend_schema(
         responses={

@@ -303,6 +303,10 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 3600.0,
         "options": {"expires": 3600},
     },
+    "users.flush_expired_tokens": {
+        "task": "users.flush_expired_tokens",
+        "schedule": crontab(hour=4, minute=7),
+    },
     "notifications.send_due_emails": {
         "task": "notifications.send_due_emails",
         "schedule": 30.0,
