@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
 import pytest
 from rest_framework.test import APIClient
 
@@ -71,6 +76,78 @@ def make_auth_client():
 def auth_client(user, make_auth_client) -> APIClient:
     """An APIClient authenticated as ``user``."""
     return make_auth_client(user)
+
+
+@pytest.fixture
+def make_user(db):
+    """``make_user(is_staff=False)`` -> a new active account."""
+    from contexts.users.tests.factories import StaffUserFactory, UserFactory
+
+    def make(*, is_staff: bool = False):
+        return StaffUserFactory() if is_staff else UserFactory()
+
+    return make
+
+
+# --- Products and stock, arranged through the catalog and inventory APIs ---------
+# Cross-context tests arrange other contexts' data through their public HTTP
+# surface, never their models or factories.
+
+_skus = itertools.count()
+
+
+@pytest.fixture
+def create_product() -> Callable[..., dict[str, Any]]:
+    """``create_product(client, price="19.99", stock=10, name="")`` -> the product as the
+    catalog's API returns it, owned by ``client``'s user, with ``stock`` on hand."""
+
+    def create(
+        client: APIClient, *, price: str | Decimal = "19.99", stock: int = 10, name: str = ""
+    ) -> dict[str, Any]:
+        n = next(_skus)
+        response = client.post(
+            "/api/products",
+            {"sku": f"TST-{n:06d}", "name": name or f"Product {n}", "price": str(price)},
+            format="json",
+        )
+        assert response.status_code == 201, response.content
+        product = response.json()
+        if stock:
+            adjusted = client.post(
+                f"/api/inventory/{product['id']}/adjust", {"delta": stock}, format="json"
+            )
+            assert adjusted.status_code == 200, adjusted.content
+        return product
+
+    return create
+
+
+@pytest.fixture
+def seller(make_user, make_auth_client) -> APIClient:
+    """A client for a user who sells products (owns them, adjusts their stock)."""
+    return make_auth_client(make_user())
+
+
+@pytest.fixture
+def make_product(seller, create_product) -> Callable[..., dict[str, Any]]:
+    """``make_product(price="19.99", stock=10, name="")`` -> a product owned by ``seller``."""
+
+    def make(**options: Any) -> dict[str, Any]:
+        return create_product(seller, **options)
+
+    return make
+
+
+@pytest.fixture
+def stock_of(api_client) -> Callable[[str], dict[str, int]]:
+    """``stock_of(product_id)`` -> ``{"product_id", "on_hand", "reserved", "available"}``."""
+
+    def read(product_id: str) -> dict[str, int]:
+        response = api_client.get(f"/api/inventory/{product_id}")
+        assert response.status_code == 200, response.content
+        return response.json()
+
+    return read
 
 
 # --- Celery worker (contexts/kernel/testing.py explains the usage) -------------

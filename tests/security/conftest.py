@@ -39,30 +39,7 @@ def _fast_password_hashing(settings):
 
 
 @pytest.fixture
-def make_product():
-    """``make_product(client, price=..., stock=...)`` -> the product as the API returns it."""
-
-    def make(client: APIClient, *, price: str = "10.00", stock: int = 5) -> dict[str, Any]:
-        n = next(_skus)
-        response = client.post(
-            "/api/products",
-            {"sku": f"SEC-{n:06d}", "name": f"Guarded {n}", "price": price},
-            format="json",
-        )
-        assert response.status_code == 201, response.content
-        product = response.json()
-        if stock:
-            adjusted = client.post(
-                f"/api/inventory/{product['id']}/adjust", {"delta": stock}, format="json"
-            )
-            assert adjusted.status_code == 200, adjusted.content
-        return product
-
-    return make
-
-
-@pytest.fixture
-def world(db, make_auth_client, make_product) -> World:
+def world(db, make_auth_client, create_product) -> World:
     owner, other, staff = UserFactory(), UserFactory(), StaffUserFactory()
     clients = {
         "anonymous": APIClient(),
@@ -70,7 +47,7 @@ def world(db, make_auth_client, make_product) -> World:
         "owner": make_auth_client(owner),
         "staff": make_auth_client(staff),
     }
-    product = make_product(clients["owner"])
+    product = create_product(clients["owner"], price="10.00", stock=5)
     placed = clients["owner"].post(
         "/api/orders",
         {"items": [{"product_id": product["id"], "quantity": 1}], "payment_token": "tok_ok"},

@@ -321,21 +321,10 @@ def oversized_json(size: int) -> str:
 
 
 @pytest.fixture
-def writer(make_auth_client, make_product_for):
+def writer(make_auth_client, create_product):
     user = UserFactory()
     client = make_auth_client(user)
-    return SimpleNamespace(client=client, user=user, product=make_product_for(client))
-
-
-@pytest.fixture
-def make_product_for():
-    def make(client: APIClient) -> dict:
-        body = {"sku": f"BIG-{uuid.uuid4().hex[:8]}", "name": "Big", "price": "1.00"}
-        response = client.post("/api/products", body, format="json")
-        assert response.status_code == 201
-        return response.json()
-
-    return make
+    return SimpleNamespace(client=client, user=user, product=create_product(client, stock=0))
 
 
 WRITES = [
