@@ -14,6 +14,7 @@ from contexts.catalog.models import (
     SKU_MAX_LENGTH,
     Product,
 )
+from contexts.kernel.fields import StrictCharField
 
 
 class PriceField(serializers.DecimalField):
@@ -43,9 +44,9 @@ class ProductSerializer(serializers.ModelSerializer):
 class ProductCreateSerializer(serializers.Serializer):
     """POST /api/products; the owner is the caller, the currency the shop's."""
 
-    sku = serializers.CharField(max_length=SKU_MAX_LENGTH)
-    name = serializers.CharField(max_length=NAME_MAX_LENGTH)
-    description = serializers.CharField(
+    sku = StrictCharField(max_length=SKU_MAX_LENGTH)
+    name = StrictCharField(max_length=NAME_MAX_LENGTH)
+    description = StrictCharField(
         max_length=DESCRIPTION_MAX_LENGTH, required=False, allow_blank=True, default=""
     )
     price = PriceField()
@@ -54,8 +55,8 @@ class ProductCreateSerializer(serializers.Serializer):
 class ProductUpdateSerializer(serializers.Serializer):
     """PATCH /api/products/{id}: any of name, description, price."""
 
-    name = serializers.CharField(max_length=NAME_MAX_LENGTH, required=False)
-    description = serializers.CharField(
+    name = StrictCharField(max_length=NAME_MAX_LENGTH, required=False)
+    description = StrictCharField(
         max_length=DESCRIPTION_MAX_LENGTH, required=False, allow_blank=True
     )
     price = PriceField(required=False)

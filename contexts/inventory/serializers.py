@@ -5,17 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from contexts.inventory.models import MAX_QUANTITY
-
-
-class StrictIntegerField(serializers.IntegerField):
-    """A JSON integer only: strings, floats and booleans are rejected."""
-
-    default_error_messages = {"invalid": "A valid integer is required."}
-
-    def to_internal_value(self, data):
-        if isinstance(data, bool) or not isinstance(data, int):
-            self.fail("invalid")
-        return super().to_internal_value(data)
+from contexts.kernel.fields import StrictCharField, StrictIntegerField
 
 
 class StockLevelSerializer(serializers.Serializer):
@@ -35,4 +25,4 @@ class StockAdjustmentSerializer(serializers.Serializer):
         max_value=MAX_QUANTITY,
         help_text="units to add to on hand (negative to remove)",
     )
-    reason = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    reason = StrictCharField(max_length=200, required=False, allow_blank=True, default="")

@@ -4,36 +4,10 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from contexts.kernel.fields import StrictCharField, StrictIntegerField, StrictUUIDField
 from contexts.orders.models import MAX_LINES, MAX_QUANTITY, MONEY
 
 PAYMENT_TOKEN_MAX_LENGTH = 200
-
-
-class StrictIntegerField(serializers.IntegerField):
-    """A JSON integer only: strings, floats and booleans are rejected."""
-
-    def to_internal_value(self, data):
-        if isinstance(data, bool) or not isinstance(data, int):
-            self.fail("invalid")
-        return super().to_internal_value(data)
-
-
-class StrictCharField(serializers.CharField):
-    """A JSON string only (DRF would turn a number into one)."""
-
-    def to_internal_value(self, data):
-        if not isinstance(data, str):
-            self.fail("invalid")
-        return super().to_internal_value(data)
-
-
-class StrictUUIDField(serializers.UUIDField):
-    """A UUID given as a JSON string (DRF would accept an integer)."""
-
-    def to_internal_value(self, data):
-        if not isinstance(data, str):
-            self.fail("invalid", value=data)
-        return super().to_internal_value(data)
 
 
 class OrderLineSerializer(serializers.Serializer):

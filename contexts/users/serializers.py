@@ -15,6 +15,13 @@ from rest_framework_simplejwt.serializers import (
     TokenRefreshSerializer,
 )
 
+from contexts.kernel.fields import (
+    StrictBooleanField,
+    StrictCharField,
+    StrictChoiceField,
+    StrictEmailField,
+    StrictURLField,
+)
 from contexts.users import lockout
 from contexts.users.models import EMAIL_MAX_LENGTH, NAME_MAX_LENGTH, Language, User
 from contexts.users.selectors import user_preferences_of, user_profile_of
@@ -23,43 +30,6 @@ from contexts.users.selectors import user_preferences_of, user_profile_of
 PASSWORD_MAX_LENGTH = 128
 #: A signed token of ours is a few hundred characters; anything far longer is not one.
 TOKEN_MAX_LENGTH = 2048
-
-
-class _StrictString:
-    """Mixin for CharField and its subclasses: only JSON strings are accepted."""
-
-    def to_internal_value(self, data):
-        if not isinstance(data, str):
-            self.fail("invalid")
-        return super().to_internal_value(data)
-
-
-class StrictCharField(_StrictString, serializers.CharField):
-    pass
-
-
-class StrictEmailField(_StrictString, serializers.EmailField):
-    pass
-
-
-class StrictURLField(_StrictString, serializers.URLField):
-    pass
-
-
-class StrictChoiceField(serializers.ChoiceField):
-    def to_internal_value(self, data):
-        if not isinstance(data, str):
-            self.fail("invalid_choice", input=data)
-        return super().to_internal_value(data)
-
-
-class StrictBooleanField(serializers.BooleanField):
-    default_error_messages = {"invalid": "Must be a JSON boolean (true or false)."}
-
-    def to_internal_value(self, data):
-        if not isinstance(data, bool):
-            self.fail("invalid")
-        return data
 
 
 def _password_field(**kwargs) -> StrictCharField:

@@ -101,6 +101,16 @@ def test_create_rejects_a_malformed_price(auth_client, price):
     assert "price" in response.json()
 
 
+@pytest.mark.parametrize("field", ["sku", "name", "description"])
+@pytest.mark.parametrize("value", [123, 1.5, True, ["x"], {"x": 1}])
+def test_create_rejects_a_text_field_that_is_not_a_json_string(auth_client, field, value):
+    response = auth_client.post("/api/products", new_product(**{field: value}), format="json")
+
+    assert response.status_code == 400
+    assert field in response.json()
+    assert not Product.objects.exists()
+
+
 @pytest.mark.parametrize("missing", ["sku", "name", "price"])
 def test_create_rejects_a_missing_field(auth_client, missing):
     body = new_product()
