@@ -127,7 +127,7 @@ def main() -> None:
         **os.environ,
         "DATABASE_URL": args.database,
         "CELERY_BROKER_URL": args.broker,
-        "SECRET_KEY": "bench-only-secret",
+        "SECRET_KEY": "bench-only-secret-key-long-enough-for-hs256-signing",
         "DEBUG": "0",
         "API_THROTTLE": "0",
         "BENCH_BARE_ENDPOINT": "1",
