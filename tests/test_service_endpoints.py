@@ -45,3 +45,21 @@ def test_request_id_is_echoed_back(api_client):
     response = api_client.get("/health", HTTP_X_REQUEST_ID="abc-123")
 
     assert response["X-Request-ID"] == "abc-123"
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("put", "/api/products"),
+        ("delete", "/api/orders"),
+        ("post", "/api/users/me"),
+        ("get", "/api/auth/token"),
+        ("post", "/health"),
+    ],
+)
+def test_an_unsupported_method_is_405_even_for_anonymous_callers(api_client, method, path):
+    response = getattr(api_client, method)(path)
+
+    assert response.status_code == 405
+    assert response.json() == {"detail": f'Method "{method.upper()}" not allowed.'}
+    assert response["Allow"]

@@ -6,6 +6,7 @@ import re
 
 from django.conf import settings
 from django.http import JsonResponse
+from rest_framework.views import APIView
 
 from contexts.kernel.correlation import (
     new_correlation_id,
@@ -51,3 +52,36 @@ class CorrelationIdMiddleware:
             reset_correlation_id(token)
         response[REQUEST_ID_HEADER] = correlation_id
         return response
+
+
+class MethodNotAllowedMiddleware:
+    """Answer 405 for a method the API view does not have, before authentication.
+
+    DRF authenticates and checks permissions before it looks for the method's
+    handler, so an anonymous ``PUT /api/products`` would get 401; the resource
+    does not support PUT for anyone, which is what 405 says.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        view_class = getattr(view_func, "view_class", None)
+        if view_class is None or not issubclass(view_class, APIView):
+            return None
+        allowed = allowed_methods(view_class)
+        if request.method in allowed:
+            return None
+        response = JsonResponse({"detail": f'Method "{request.method}" not allowed.'}, status=405)
+        response["Allow"] = ", ".join(sorted(allowed))
+        return response
+
+
+def allowed_methods(view_class) -> set[str]:
+    methods = {m.upper() for m in view_class.http_method_names if hasattr(view_class, m)}
+    if "GET" in methods:
+        methods.add("HEAD")
+    return methods
