@@ -5,7 +5,9 @@ from __future__ import annotations
 from uuid import UUID
 
 from django.db import transaction
+from django.utils import timezone
 
+from contexts.kernel.bus import subscriptions_for
 from contexts.kernel.databases import database_for
 from contexts.kernel.events import DomainEvent
 from contexts.kernel.models import OutboxMessage
@@ -24,11 +26,16 @@ def publish(event: DomainEvent) -> None:
     relay sends it right after the commit, or the beat sweep does later if the
     broker is unreachable then (the commit never fails because of the broker).
     Outside a transaction there is nothing to be atomic with, so that is refused.
+
+    An event no handler subscribes to is stored already published: there is no
+    message to send, so it costs no relay transaction (the relay would only
+    have marked it published).
     """
     if not in_transaction(event.context):
         raise PublishOutsideTransaction(
             f"publish({event.name}) must run inside atomic({event.context!r})"
         )
+    consumed = bool(subscriptions_for(event.name, event.version))
     OutboxMessage.objects.using(database_for(event.context)).create(
         event_id=event.event_id,
         context=event.context,
@@ -37,8 +44,10 @@ def publish(event: DomainEvent) -> None:
         payload=event.payload(),
         correlation_id=event.correlation_id,
         occurred_at=event.occurred_at,
+        published_at=None if consumed else timezone.now(),
     )
-    _relay_on_commit(event.context, event.event_id)
+    if consumed:
+        _relay_on_commit(event.context, event.event_id)
 
 
 class _RelayOnCommit:
