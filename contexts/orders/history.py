@@ -15,8 +15,9 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from django.db.models import F
+from django.db import connections
 
+from contexts.kernel.databases import database_for
 from contexts.orders.models import (
     CancelReason,
     HistoryType,
@@ -79,15 +80,16 @@ def append(
     returned. With ``new_status`` the order's status, reason and ``updated_at``
     change too, and the read-model row follows in the same transaction.
     """
-    changes: dict[str, Any] = {"last_sequence": F("last_sequence") + len(entries)}
-    if new_status is not None:
-        changes.update(status=new_status, cancel_reason=cancel_reason, updated_at=now)
-    rows = Order.objects.filter(pk=order_id)
-    if expected_status is not None:
-        rows = rows.filter(status=expected_status)
-    if rows.update(**changes) == 0:
+    last = _bump_sequence(
+        order_id=order_id,
+        count=len(entries),
+        now=now,
+        expected_status=expected_status,
+        new_status=new_status,
+        cancel_reason=cancel_reason,
+    )
+    if last is None:
         return None
-    last = Order.objects.filter(pk=order_id).values_list("last_sequence", flat=True).get()
     first = last - len(entries) + 1
     events = [
         OrderEvent(
@@ -110,6 +112,47 @@ def append(
             last_sequence=status_sequence,
         )
     return events
+
+
+def _bump_sequence(
+    *,
+    order_id: UUID,
+    count: int,
+    now: datetime,
+    expected_status: str | None,
+    new_status: str | None,
+    cancel_reason: str | None,
+) -> int | None:
+    """Reserve ``count`` sequence numbers on the order row (and change its status):
+    one ``UPDATE ... RETURNING last_sequence`` round trip; None if no row matched."""
+    connection = connections[database_for("orders")]
+    meta = Order._meta
+    qn = connection.ops.quote_name
+    column = qn(meta.get_field("last_sequence").column)
+    sets = [f"{column} = {column} + %s"]
+    params: list[Any] = [count]
+    if new_status is not None:
+        for name, value in (
+            ("status", new_status),
+            ("cancel_reason", cancel_reason),
+            ("updated_at", now),
+        ):
+            field_ = meta.get_field(name)
+            sets.append(f"{qn(field_.column)} = %s")
+            params.append(field_.get_db_prep_save(value, connection))
+    where = [f"{qn(meta.pk.column)} = %s"]
+    params.append(meta.pk.get_db_prep_value(order_id, connection))
+    if expected_status is not None:
+        where.append(f"{qn(meta.get_field('status').column)} = %s")
+        params.append(expected_status)
+    sql = (
+        f"UPDATE {qn(meta.db_table)} SET {', '.join(sets)}"
+        f" WHERE {' AND '.join(where)} RETURNING {column}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    return None if row is None else int(row[0])
 
 
 def replay(events: Iterable[OrderEvent]) -> OrderState:
