@@ -27,6 +27,7 @@ from __future__ import annotations
 import logging
 import traceback
 import uuid
+from contextlib import nullcontext
 from datetime import timedelta
 from typing import Any
 from uuid import UUID
@@ -41,7 +42,7 @@ from contexts.kernel.databases import database_for
 from contexts.kernel.events import DomainEvent, event_type
 from contexts.kernel.models import DeadLetter, InboxMessage
 from contexts.kernel.relay import database_contexts, send_deliveries
-from contexts.kernel.transactions import atomic, on_commit
+from contexts.kernel.transactions import atomic, in_transaction, on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -114,7 +115,7 @@ def deliver(*, context: str, handler: str, event: dict[str, Any]) -> str:
 
 
 def _count_delivery(context: str, handler: str, envelope: dict[str, Any]) -> tuple[int, str]:
-    """Insert or bump the inbox row in its own committed transaction: (attempts, status)."""
+    """Insert or bump the inbox row, committed on its own: (attempts, status)."""
     connection = connections[database_for(context)]
     ops = connection.ops
     table = ops.quote_name(InboxMessage._meta.db_table)
@@ -146,7 +147,10 @@ def _count_delivery(context: str, handler: str, envelope: dict[str, Any]) -> tup
         ops.adapt_datetimefield_value(now),
         ops.adapt_datetimefield_value(now + stall_timeout()),
     ]
-    with atomic(context), connection.cursor() as cursor:
+    # One statement: outside a transaction it commits on its own (no BEGIN and
+    # COMMIT round trips); inside the caller's it stays a savepoint, as before.
+    scope = atomic(context) if in_transaction(context) else nullcontext()
+    with scope, connection.cursor() as cursor:
         cursor.execute(sql, params)
         attempts, status = cursor.fetchone()
     return int(attempts), str(status)
