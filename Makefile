@@ -52,9 +52,11 @@ PROD_ENV = SECRET_KEY=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(5
 check-deploy: install
 	$(PROD_ENV) $(PY) manage.py check --deploy --fail-level WARNING
 
-## Orders/s and latencies vs a bare insert endpoint (PostgreSQL + Redis, gunicorn + worker).
+## The order flow vs a bare insert endpoint and a plain checkout, all loaded by wrk.
 BENCH_ARGS ?=
 bench: install
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk; } \
+		|| { echo "wrk is needed: apt-get install wrk"; exit 1; }
 	$(PY) bench/run.py $(BENCH_ARGS)
 
 format: install

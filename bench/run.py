@@ -1,17 +1,28 @@
-"""Order throughput and latency, side by side with a bare insert endpoint.
+"""The order flow side by side with two yardsticks, all driven by wrk in one run.
 
-`make bench` runs this: it creates a fresh PostgreSQL database, starts gunicorn
-(2 sync workers) and a Celery worker on Redis, then
+`make bench` runs this. It creates a fresh PostgreSQL database, starts gunicorn
+(2 sync workers), one Celery worker (concurrency 4) and beat on Redis, then:
 
-1. saturates the bare endpoint (one row per request) from C clients;
-2. places N orders from C concurrent clients and waits until every one is
-   final: confirmed orders per second, placement latency, placed -> final;
-3. places orders again at half the saturating rate (open loop) for the
-   placed -> final latency the performance budget names.
+1. `wrk` saturates the bare insert endpoint `/bench/bare` (one row a request);
+2. `wrk` saturates `/bench/plain-checkout`: the same order flow written as one
+   plain Django transaction (bench/plain), the parity yardstick;
+3. `wrk` saturates `POST /api/orders` with the same threads, connections and
+   duration; the run waits until every order is final. Confirmed orders per
+   second run from the first order's `created_at` to the last final
+   `updated_at`, as the server recorded them;
+4. an open-loop sender places orders at half that rate (Debian's wrk has no
+   rate option; at half load a Python sender is not the bottleneck);
+5. orders placed one at a time, each waiting for the previous to be final.
 
-Placed -> final latency is the order's own ``updated_at - created_at`` as the
-server recorded it, so polling does not distort it. A benchmark, not a test:
-it prints numbers and never fails on time.
+Placed -> final is the order's `updated_at - created_at` from the database, so
+polling does not distort it. During phases 2 and 3 it samples CPU seconds per
+process (/proc), SQL statements (an execute wrapper in every Django process,
+bench/counters.py), transactions (`pg_stat_database`) and broker messages
+(Redis `INFO commandstats`, LPUSH/RPUSH), and divides by the orders placed:
+beat's sweeps and the worker's background work are included.
+
+A benchmark, never a test: it prints numbers and the targets beside them, and
+never fails on time. On a machine shared with other work the figures are noise.
 """
 
 from __future__ import annotations
@@ -20,31 +31,40 @@ import argparse
 import http.client
 import json
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable
-from datetime import datetime
+from collections.abc import Callable, Iterable
 from pathlib import Path
+
+import psycopg
+import redis
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
+WRK_SCRIPTS = ROOT / "bench" / "wrk"
 HOST, PORT = "127.0.0.1", 8765
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+sys.path.insert(0, str(ROOT))
+from bench.counters import total as statements_so_far  # noqa: E402
 
 
 def percentile(values: list[float], p: float) -> float:
     if not values:
         return float("nan")
     ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))
-    return ordered[index]
+    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))]
 
 
 class Api:
-    """One keep-alive HTTP connection (one per client thread)."""
+    """One keep-alive HTTP connection (seeding and the open-loop sender)."""
 
     def __init__(self, token: str | None = None) -> None:
         self.conn = http.client.HTTPConnection(HOST, PORT, timeout=30)
@@ -54,8 +74,7 @@ class Api:
         headers = {"Content-Type": "application/json"}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
-        data = json.dumps(body) if body is not None else None
-        self.conn.request(method, path, body=data, headers=headers)
+        self.conn.request(method, path, body=json.dumps(body) if body else None, headers=headers)
         response = self.conn.getresponse()
         raw = response.read()
         return response.status, (json.loads(raw) if raw else {})
@@ -69,60 +88,254 @@ def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None
                 return
         except (OSError, http.client.HTTPException):
             pass
-        time.sleep(0.1)
+        time.sleep(0.1)  # polling a server that is starting, in a benchmark
     raise SystemExit(f"timed out waiting for {what}")
 
 
-def start_services(env: dict[str, str], workers: int, concurrency: int) -> list[subprocess.Popen]:
+# --- Processes and their CPU --------------------------------------------------
+
+
+def start_services(env: dict[str, str], args) -> dict[str, subprocess.Popen]:
     logs = ROOT / "bench" / "results"
     logs.mkdir(exist_ok=True)
     commands = {
-        "web": [str(BIN / "gunicorn"), "config.wsgi", "--bind", f"{HOST}:{PORT}",
-                "--workers", str(workers), "--worker-class", "sync", "--log-level", "warning"],
-        "worker": [str(BIN / "celery"), "-A", "config", "worker", "--concurrency",
-                   str(concurrency), "--loglevel", "WARNING", "--without-gossip",
-                   "--without-mingle"],
-        "beat": [str(BIN / "celery"), "-A", "config", "beat", "--loglevel", "WARNING",
-                 "--schedule", str(logs / "celerybeat-schedule")],
+        "gunicorn": [str(BIN / "gunicorn"), "config.wsgi", "--bind", f"{HOST}:{PORT}",
+                     "--workers", str(args.web_workers), "--worker-class", "sync",
+                     "--log-level", "warning"],
+        "celery worker": [str(BIN / "celery"), "-A", "config", "worker", "--concurrency",
+                          str(args.worker_concurrency), "--loglevel", "WARNING",
+                          "--without-gossip", "--without-mingle"],
+        "celery beat": [str(BIN / "celery"), "-A", "config", "beat", "--loglevel", "WARNING",
+                        "--schedule", str(logs / "celerybeat-schedule")],
     }  # fmt: skip
-    procs = []
+    procs = {}
     for name, command in commands.items():
-        with open(logs / f"{name}.log", "w") as log:
-            procs.append(
-                subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        with open(logs / f"{name.replace(' ', '-')}.log", "w") as log:
+            procs[name] = subprocess.Popen(
+                command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
             )
     return procs
 
 
-def closed_loop(clients: list[Api], per_client: int, request: Callable[[Api, int], float]):
-    """Each client sends its requests back to back; returns latencies and wall time."""
-    latencies: list[float] = []
+def _stat(pid: int) -> tuple[str, int, float] | None:
+    """(command name, parent pid, CPU seconds) of a live process, from /proc."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    name = raw[raw.index("(") + 1 : raw.rindex(")")]
+    fields = raw[raw.rindex(")") + 2 :].split()
+    return name, int(fields[1]), (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def cpu_seconds(procs: dict[str, subprocess.Popen]) -> dict[str, dict[int, float]]:
+    """CPU seconds so far per process of each service's tree, PostgreSQL, Redis and wrk."""
+    stats = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (stat := _stat(int(entry.name))):
+            stats[int(entry.name)] = stat
+    children: dict[int, list[int]] = {}
+    for pid, (_, parent, _) in stats.items():
+        children.setdefault(parent, []).append(pid)
+
+    def tree(pid: int) -> list[int]:
+        return [pid, *(p for child in children.get(pid, []) for p in tree(child))]
+
+    groups = {name: tree(proc.pid) for name, proc in procs.items()}
+    for group, prefix in (("postgresql", "postgres"), ("redis", "redis-server"), ("wrk", "wrk")):
+        groups[group] = [pid for pid, s in stats.items() if s[0].startswith(prefix)]
+    return {
+        name: {pid: stats[pid][2] for pid in pids if pid in stats} for name, pids in groups.items()
+    }
+
+
+def cpu_delta(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU used between two samples by the processes alive at the second one."""
+    return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
+
+
+# --- Counters -----------------------------------------------------------------
+
+
+class Counters:
+    """Statements, transactions, broker messages and CPU, sampled around a phase."""
+
+    def __init__(self, db: psycopg.Connection, broker: redis.Redis, statements_dir: Path,
+                 procs: dict[str, subprocess.Popen]) -> None:  # fmt: skip
+        self.db, self.broker, self.statements_dir, self.procs = db, broker, statements_dir, procs
+        self.own_queries = 0  # the benchmark's own polling, subtracted from transactions
+
+    def query(self, sql: str, params: Iterable = ()) -> list[tuple]:
+        self.own_queries += 1
+        return self.db.execute(sql, tuple(params)).fetchall()
+
+    def sample(self) -> dict:
+        time.sleep(1.2)  # PostgreSQL flushes its statistics at most once a second
+        (xacts,) = self.query(
+            "SELECT xact_commit + xact_rollback FROM pg_stat_database"
+            " WHERE datname = current_database()"
+        )[0]
+        commands = self.broker.info("commandstats")
+        pushes = sum(commands.get(f"cmdstat_{c}", {}).get("calls", 0) for c in ("lpush", "rpush"))
+        return {
+            "statements": statements_so_far(self.statements_dir),
+            "transactions": xacts - self.own_queries,
+            "messages": pushes,
+            "cpu": cpu_seconds(self.procs),
+        }
+
+
+def delta(before: dict, after: dict) -> dict[str, float]:
+    """What a phase cost: counters' differences, and ``cpu:<process>`` CPU seconds."""
+    result = {key: after[key] - before[key] for key in after if key != "cpu"}
+    for name, pids in after["cpu"].items():
+        result[f"cpu:{name}"] = cpu_delta(before["cpu"].get(name, {}), pids)
+    return result
+
+
+# --- wrk ----------------------------------------------------------------------
+
+
+def wrk(args, path: str, script: str, *script_args: str) -> dict[str, float]:
+    """Run wrk against ``path``; requests/s, non-2xx responses and latency percentiles."""
+    load = [
+        f"-t{args.threads}",
+        f"-c{args.connections}",
+        f"-d{args.duration}s",
+        "--latency",
+        "--timeout",
+        "30s",
+    ]
+    command = ["wrk", *load, "-s", str(WRK_SCRIPTS / script), f"http://{HOST}:{PORT}{path}"]
+    if script_args:
+        command += ["--", path, *script_args]
+    out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", out, re.M))
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "requests": int(re.search(r"(\d+) requests in", out).group(1)),
+        "non2xx": int(bad.group(1)) if bad else 0,
+        "p50": _ms(latency.get("50", "nan")),
+        "p99": _ms(latency.get("99", "nan")),
+    }
+
+
+def _ms(value: str) -> float:
+    number = re.match(r"[\d.]+", value)
+    if not number:
+        return float("nan")
+    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}
+    return float(number.group()) * scale[value[number.end() :]]
+
+
+# --- The order flow -----------------------------------------------------------
+
+
+def register(api: Api) -> tuple[str, str]:
+    """A new user: (user id, access token)."""
+    email = f"bench-{uuid.uuid4().hex[:12]}@example.com"
+    status, user = api.call(
+        "POST", "/api/users", {"email": email, "name": "Bench", "password": "bench-pass-9876"}
+    )
+    assert status == 201, (status, user)
+    status, tokens = api.call(
+        "POST", "/api/auth/token", {"email": email, "password": "bench-pass-9876"}
+    )
+    assert status == 200, (status, tokens)
+    return user["id"], tokens["access"]
+
+
+def seed_products(count: int, stock: int) -> list[str]:
+    seller = Api()
+    _, seller.token = register(seller)
+    ids = []
+    for _ in range(count):
+        status, product = seller.call(
+            "POST", "/api/products",
+            {"sku": f"BENCH-{uuid.uuid4().hex[:10]}", "name": "Bench", "price": "1.00"},
+        )  # fmt: skip
+        assert status == 201, (status, product)
+        status, _ = seller.call("POST", f"/api/inventory/{product['id']}/adjust", {"delta": stock})
+        assert status == 200, status
+        ids.append(product["id"])
+    return ids
+
+
+def wait_final(counters: Counters, user_ids: list[str], timeout: float = 300) -> list[tuple]:
+    """Wait until no order of these users is PENDING; their (status, created, updated)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        (pending,) = counters.query(
+            "SELECT count(*) FROM orders_order WHERE user_id = ANY(%s) AND status = 'PENDING'",
+            [user_ids],
+        )[0]
+        if not pending:
+            break
+        time.sleep(0.1)  # polling the database, in a benchmark
+    else:
+        print(f"WARNING: {pending} orders still PENDING after {timeout}s")
+    return counters.query(
+        "SELECT status, created_at, updated_at FROM orders_order WHERE user_id = ANY(%s)",
+        [user_ids],
+    )
+
+
+def to_final_ms(rows: list[tuple]) -> list[float]:
+    return [(u - c).total_seconds() * 1000 for s, c, u in rows if s != "PENDING"]
+
+
+def open_loop(product_ids: list[str], tokens: list[str], rate: float, seconds: float) -> int:
+    """Send orders at ``rate``/s for ``seconds`` from one keep-alive connection per token."""
+    interval = len(tokens) / rate
+    sent = [0]
     lock = threading.Lock()
 
-    def run(api: Api) -> None:
-        mine = [request(api, i) for i in range(per_client)]
-        with lock:
-            latencies.extend(mine)
+    def run(index: int, token: str) -> None:
+        api = Api(token)
+        start = time.perf_counter() + index * interval / len(tokens)
+        for j in range(max(1, int(seconds / interval))):
+            delay = start + j * interval - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)  # the open loop's schedule
+            status, _ = api.call("POST", "/api/orders", order_body(product_ids, j))
+            if status == 201:
+                with lock:
+                    sent[0] += 1
 
-    started = time.perf_counter()
-    threads = [threading.Thread(target=run, args=(api,)) for api in clients]
+    threads = [threading.Thread(target=run, args=pair) for pair in enumerate(tokens)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    return latencies, time.perf_counter() - started
+    return sent[0]
+
+
+def order_body(product_ids: list[str], n: int) -> dict:
+    return {
+        "items": [{"product_id": product_ids[n % len(product_ids)], "quantity": 1}],
+        "payment_token": "tok_ok",
+    }
+
+
+# --- The run ------------------------------------------------------------------
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--orders", type=int, default=1000)
-    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--duration", type=int, default=15, help="seconds of each wrk phase")
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads")
+    parser.add_argument("--connections", type=int, default=16, help="wrk connections")
+    parser.add_argument("--products", type=int, default=20)
     parser.add_argument("--web-workers", type=int, default=2)
     parser.add_argument("--worker-concurrency", type=int, default=4)
     parser.add_argument("--database", default="postgres://postgres@127.0.0.1:5432/shop_bench")
     parser.add_argument("--broker", default="redis://127.0.0.1:6379/14")
     args = parser.parse_args()
+    if not shutil.which("wrk"):
+        raise SystemExit("wrk is not installed: apt-get install wrk (Debian/Ubuntu)")
 
+    statements_dir = Path(tempfile.mkdtemp(prefix="bench-statements-"))
     env = {
         **os.environ,
         "DATABASE_URL": args.database,
@@ -130,180 +343,139 @@ def main() -> None:
         "SECRET_KEY": "bench-only-secret-key-long-enough-for-hs256-signing",
         "DEBUG": "0",
         "API_THROTTLE": "0",
-        "BENCH_BARE_ENDPOINT": "1",
+        "BENCH_ENDPOINTS": "1",
+        "BENCH_STATEMENT_COUNTS_DIR": str(statements_dir),
         "EMAIL_BACKEND": "django.core.mail.backends.dummy.EmailBackend",
         "LOG_LEVEL": "WARNING",
     }
     dbname = args.database.rsplit("/", 1)[1]
     subprocess.run(["dropdb", "-h", HOST, "-U", "postgres", "--if-exists", dbname], check=True)
     subprocess.run(["createdb", "-h", HOST, "-U", "postgres", dbname], check=True)
-    subprocess.run(["redis-cli", "-u", args.broker, "flushdb"], check=True, capture_output=True)
+    broker = redis.Redis.from_url(args.broker)
+    broker.flushdb()
     py = str(BIN / "python")
     subprocess.run([py, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    plain_products = json.loads(
+        subprocess.run(
+            [py, "manage.py", "seed_plain_checkout", "--products", str(args.products)],
+            cwd=ROOT, env=env, check=True, capture_output=True, text=True,
+        ).stdout
+    )  # fmt: skip
 
-    procs = start_services(env, args.web_workers, args.worker_concurrency)
+    procs = start_services(env, args)
     try:
-        wait_until(lambda: Api().call("GET", "/health")[0] == 200, 30, "the web server")
-        report(args)
+        wait_until(lambda: Api().call("GET", "/health")[0] == 200, 60, "the web server")
+        with psycopg.connect(args.database, autocommit=True) as db:
+            report(args, Counters(db, broker, statements_dir, procs), plain_products)
     finally:
-        for proc in procs:
+        for proc in procs.values():
             proc.send_signal(signal.SIGTERM)
-        for proc in procs:
+        for proc in procs.values():
             try:
                 proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 proc.kill()
+        shutil.rmtree(statements_dir, ignore_errors=True)
 
 
-def register(api: Api) -> str:
-    email = f"bench-{uuid.uuid4().hex[:12]}@example.com"
-    status, _ = api.call(
-        "POST", "/api/users", {"email": email, "name": "Bench", "password": "bench-pass-9876"}
-    )
-    assert status == 201, status
-    status, tokens = api.call(
-        "POST", "/api/auth/token", {"email": email, "password": "bench-pass-9876"}
-    )
-    assert status == 200, status
-    return tokens["access"]
+def report(args, counters: Counters, plain_products: list[str]) -> None:
+    products = seed_products(args.products, 10_000_000)
+    users = [register(Api()) for _ in range(args.connections)]
+    tokens = ",".join(token for _, token in users)
 
+    # 1-2. The yardsticks.
+    bare = wrk(args, "/bench/bare", "bare.lua")
+    before = counters.sample()
+    plain = wrk(args, "/bench/plain-checkout", "order.lua", tokens, ",".join(plain_products))
+    plain_cost = delta(before, counters.sample())
 
-def report(args) -> None:
-    n, c = args.orders, args.clients
-    per_client = max(1, n // c)
+    # 3. Orders at saturation, until every one is final.
+    before = counters.sample()
+    orders = wrk(args, "/api/orders", "order.lua", tokens, ",".join(products))
+    rows = wait_final(counters, [user_id for user_id, _ in users])
+    cost = delta(before, counters.sample())
+    placed = len(rows)
+    confirmed = [r for r in rows if r[0] == "CONFIRMED"]
+    span = (max(r[2] for r in rows) - min(r[1] for r in rows)).total_seconds()
+    confirmed_per_s = len(confirmed) / span
 
-    # 1. The yardstick.
-    def bare(api: Api, i: int) -> float:
-        t0 = time.perf_counter()
-        status, _ = api.call("POST", "/bench/bare", {"payload": f"row {i}"})
-        assert status == 201, status
-        return time.perf_counter() - t0
+    # 4. Half the saturating rate, open loop, with new users (their orders apart).
+    half_users = [register(Api()) for _ in range(args.connections)]
+    rate = confirmed_per_s / 2
+    open_loop(products, [t for _, t in half_users], rate, seconds=10)
+    half = to_final_ms(wait_final(counters, [u for u, _ in half_users]))
 
-    bare_lat, bare_wall = closed_loop([Api() for _ in range(c)], per_client, bare)
-    bare_rps = len(bare_lat) / bare_wall
-
-    # 2. Orders at saturation.
-    seller = Api()
-    seller.token = register(seller)
-    status, product = seller.call(
-        "POST",
-        "/api/products",
-        {"sku": f"BENCH-{uuid.uuid4().hex[:8]}", "name": "Bench", "price": "1.00"},
-    )
-    assert status == 201, (status, product)
-    status, _ = seller.call(
-        "POST", f"/api/inventory/{product['id']}/adjust", {"delta": 10 * n + 10}
-    )
-    assert status == 200, status
-    clients = [Api() for _ in range(c)]
-    for api in clients:
-        api.token = register(api)
-
-    placed: list[tuple[Api, str]] = []
-    lock = threading.Lock()
-
-    def place(api: Api, i: int) -> float:
-        t0 = time.perf_counter()
-        status, order = api.call(
-            "POST", "/api/orders",
-            {"items": [{"product_id": product["id"], "quantity": 1}], "payment_token": "tok_ok"},
-        )  # fmt: skip
-        elapsed = time.perf_counter() - t0
+    # 5. One order at a time.
+    alone_user, alone_token = register(Api())
+    api = Api(alone_token)
+    for n in range(20):
+        status, order = api.call("POST", "/api/orders", order_body(products, n))
         assert status == 201, (status, order)
-        with lock:
-            placed.append((api, order["id"]))
-        return elapsed
+        wait_final(counters, [alone_user], timeout=30)
+    alone = to_final_ms(wait_final(counters, [alone_user]))
 
-    started = time.perf_counter()
-    place_lat, _ = closed_loop(clients, per_client, place)
-    finals = wait_final(placed)
-    wall = time.perf_counter() - started
-    confirmed = [o for o in finals if o["status"] == "CONFIRMED"]
-    to_final = [final_latency(o) for o in finals]
-    orders_per_s = len(confirmed) / wall
+    def per(key: str, n: int, source: dict[str, float] = cost) -> float:
+        return source[key] / max(n, 1)
 
-    # 3. Half the saturating load, open loop.
-    rate = orders_per_s / 2
-    half = open_loop(clients, product["id"], rate, max(50, min(n // 2, int(rate * 20))))
-    half_final = [final_latency(o) for o in half]
-
-    def pct(values: list[float]) -> str:
-        p50, p99 = percentile(values, 50) * 1000, percentile(values, 99) * 1000
-        return f"p50 {p50:6.1f} ms  p99 {p99:6.1f} ms"
-
-    ratio = orders_per_s / bare_rps
-    print()
-    print(f"bare insert endpoint      {bare_rps:8.1f} req/s  {pct(bare_lat)}")
-    print(f"confirmed orders          {orders_per_s:8.1f} /s     ratio to bare {ratio:.2f}")
-    print(f"  {len(confirmed)} of {len(finals)} orders confirmed")
-    print(f"placement (POST)          {pct(place_lat)}")
-    print(f"placed -> final (sat.)    {pct(to_final)}")
-    print(f"placed -> final (half)    {pct(half_final)}  at {rate:.1f}/s, {len(half)} orders")
-    print(
-        f"clients {c}, web workers {args.web_workers}, "
-        f"worker concurrency {args.worker_concurrency}, cores {os.cpu_count()}"
+    saturated = to_final_ms(rows)
+    ratio = confirmed_per_s / bare["rps"]
+    cpu_ms = 1000 * sum(v for k, v in cost.items() if k.startswith("cpu:") and k != "cpu:wrk")
+    plain_cpu_ms = 1000 * sum(
+        v for k, v in plain_cost.items() if k.startswith("cpu:") and k != "cpu:wrk"
     )
-    if len(finals) < len(placed):
-        print("WARNING: some orders did not reach a final state")
+    lines = [
+        ("bare insert endpoint /bench/bare", f"{bare['rps']:.0f} req/s", ""),
+        ("plain checkout /bench/plain-checkout", f"{plain['rps']:.0f} orders/s "
+         f"(ratio {plain['rps'] / bare['rps']:.3f})", ""),
+        ("POST /api/orders at saturation", f"{orders['rps']:.0f} req/s, "
+         f"p50 {orders['p50']:.0f} ms, p99 {orders['p99']:.0f} ms", ""),
+        ("confirmed orders per second", f"{confirmed_per_s:.1f} ({len(confirmed)} of {placed})",
+         ""),
+        ("  ratio to the bare endpoint", f"{ratio:.3f}", _target(ratio >= 0.12, ">= 0.12"
+                                                                 " (stretch 0.25)")),
+        ("  ratio to the plain checkout", f"{confirmed_per_s / plain['rps']:.2f}",
+         _target(confirmed_per_s >= plain["rps"], ">= 1")),
+        ("placed -> final at saturation", _pct(saturated), ""),
+        (f"placed -> final at half rate ({rate:.0f}/s)", _pct(half),
+         _target(percentile(half, 50) <= 30 and percentile(half, 99) <= 150,
+                 "p50 <= 30 ms, p99 <= 150 ms")),
+        ("one order alone", f"p50 {percentile(alone, 50):.0f} ms",
+         _target(percentile(alone, 50) <= 50, "<= 50 ms")),
+        ("SQL statements per order", f"{per('statements', placed):.1f} "
+         f"(plain {per('statements', plain['requests'], plain_cost):.1f})",
+         _target(per("statements", placed) <= 30, "<= 30")),
+        ("transactions per order", f"{per('transactions', placed):.1f} "
+         f"(plain {per('transactions', plain['requests'], plain_cost):.1f})", ""),
+        ("broker messages per order", f"{per('messages', placed):.2f} "
+         f"(plain {per('messages', plain['requests'], plain_cost):.2f})",
+         _target(per("messages", placed) <= 2, "<= 2")),
+        ("machine CPU per order (without wrk)", f"{cpu_ms / max(placed, 1):.1f} ms "
+         f"(plain {plain_cpu_ms / max(plain['requests'], 1):.1f} ms)", ""),
+    ]  # fmt: skip
+    cpu = ", ".join(
+        f"{k[4:]} {v:.1f}" for k, v in sorted(cost.items(), key=lambda kv: -kv[1])
+        if k.startswith("cpu:")
+    )  # fmt: skip
+    width = max(len(name) for name, _, _ in lines)
+    print()
+    print(f"{'measure':<{width}}  result  [target]")
+    for name, value, target in lines:
+        print(f"{name:<{width}}  {value}  {target}".rstrip())
+    print(f"CPU seconds during the order phase: {cpu}")
+    print(
+        f"wrk -t{args.threads} -c{args.connections} -d{args.duration}s; gunicorn "
+        f"{args.web_workers} sync workers; celery concurrency {args.worker_concurrency}; "
+        f"{os.cpu_count()} cores; non-2xx: bare {bare['non2xx']}, plain {plain['non2xx']}, "
+        f"orders {orders['non2xx']}"
+    )
 
 
-def final_latency(order: dict) -> float:
-    created = datetime.fromisoformat(order["created_at"].replace("Z", "+00:00"))
-    updated = datetime.fromisoformat(order["updated_at"].replace("Z", "+00:00"))
-    return (updated - created).total_seconds()
+def _pct(values: list[float]) -> str:
+    return f"p50 {percentile(values, 50):.0f} ms, p99 {percentile(values, 99):.0f} ms"
 
 
-def wait_final(placed: list[tuple[Api, str]], timeout: float = 300) -> list[dict]:
-    """Poll every order until it is final; one connection per client, gently."""
-    pending = list(placed)
-    done: list[dict] = []
-    deadline = time.monotonic() + timeout
-    while pending and time.monotonic() < deadline:
-        still = []
-        for api, order_id in pending:
-            status, order = api.call("GET", f"/api/orders/{order_id}")
-            if status == 200 and order["status"] != "PENDING":
-                done.append(order)
-            else:
-                still.append((api, order_id))
-        pending = still
-        if pending:
-            time.sleep(0.2)  # a polling interval in a benchmark, not a test
-    if pending:
-        print(f"WARNING: {len(pending)} orders still PENDING after {timeout}s")
-    return done
-
-
-def open_loop(clients: list[Api], product_id: str, rate: float, count: int) -> list[dict]:
-    """Send ``count`` orders at ``rate``/s spread over the clients; wait until final."""
-    placed: list[tuple[Api, str]] = []
-    lock = threading.Lock()
-    interval = len(clients) / rate
-
-    def run(api: Api, offset: float, k: int) -> None:
-        start = time.perf_counter() + offset
-        for j in range(k):
-            delay = start + j * interval - time.perf_counter()
-            if delay > 0:
-                time.sleep(delay)
-            status, order = api.call(
-                "POST", "/api/orders",
-                {"items": [{"product_id": product_id, "quantity": 1}], "payment_token": "tok_ok"},
-            )  # fmt: skip
-            if status == 201:
-                with lock:
-                    placed.append((api, order["id"]))
-
-    per = max(1, count // len(clients))
-    threads = [
-        threading.Thread(target=run, args=(api, i * interval / len(clients), per))
-        for i, api in enumerate(clients)
-    ]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return wait_final(placed)
+def _target(met: bool, target: str) -> str:
+    return f"[{target}: {'met' if met else 'NOT met'}]"
 
 
 if __name__ == "__main__":

@@ -62,11 +62,15 @@ INSTALLED_APPS = [
     *(f"contexts.{name}" for name in CONTEXTS),
     "config",  # wiring only: the seed_demo command
 ]
-# `make bench` compares against a bare insert endpoint; never on in production.
-BENCH_BARE_ENDPOINT = env_bool("BENCH_BARE_ENDPOINT", False)
-if BENCH_BARE_ENDPOINT:
-    INSTALLED_APPS.append("bench.bare")
-    # The yardstick's one table belongs to no context, on purpose.
+# `make bench` compares the order flow with two yardsticks mounted only for it: a
+# bare insert endpoint and the same checkout written as one plain transaction.
+# Never on in production.
+BENCH_ENDPOINTS = env_bool("BENCH_ENDPOINTS", False)
+# Where each process of a benchmark run writes its SQL statement count (bench/counters.py).
+BENCH_STATEMENT_COUNTS_DIR = os.environ.get("BENCH_STATEMENT_COUNTS_DIR", "")
+if BENCH_ENDPOINTS:
+    INSTALLED_APPS += ["bench.bare", "bench.plain"]
+    # The yardsticks' tables belong to no context, on purpose.
     SILENCED_SYSTEM_CHECKS = ["boundaries.E004"]
 
 MIDDLEWARE = [

@@ -26,5 +26,5 @@ urlpatterns = [
     path("api/", include("contexts.notifications.urls")),
 ]
 
-if settings.BENCH_BARE_ENDPOINT:
-    urlpatterns.append(path("", include("bench.bare.urls")))
+if settings.BENCH_ENDPOINTS:
+    urlpatterns += [path("", include("bench.bare.urls")), path("", include("bench.plain.urls"))]
