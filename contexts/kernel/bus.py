@@ -62,5 +62,10 @@ def subscriptions_for(event_name: str, event_version: int) -> list[Subscription]
     ]
 
 
+def all_subscriptions() -> list[Subscription]:
+    """Every registered subscription (the context map lists them)."""
+    return list(_SUBSCRIPTIONS.values())
+
+
 def subscription(handler_name: str) -> Subscription:
     return _SUBSCRIPTIONS[handler_name]
