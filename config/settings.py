@@ -1,13 +1,14 @@
 """Django settings, read from the environment (12-factor).
 
-Every deployment knob is an environment variable; the defaults are the
-zero-setup embedded mode of `make run` (SQLite file, SQLAlchemy-on-SQLite
-broker). The README lists every variable.
+Every deployment knob is an environment variable, read once here through
+config/env.py (typed; an invalid value stops the process naming the variable);
+code reads ``settings.X``. The defaults are the zero-setup embedded mode of
+`make run` (SQLite file, SQLAlchemy-on-SQLite broker). The README lists every
+variable, and a test keeps that list and this file in step.
 """
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -16,29 +17,14 @@ from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
 
+from config.env import env_bool, env_float, env_int, env_list, env_str
 from contexts.kernel.databases import CONTEXTS, context_databases
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
-def env_bool(name: str, default: bool = False) -> bool:
-    value = os.environ.get(name)
-    if value is None or value.strip() == "":
-        return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
-
-
-def env_int(name: str, default: int) -> int:
-    value = os.environ.get(name, "").strip()
-    return int(value) if value else default
-
-
-def env_list(name: str, default: str) -> list[str]:
-    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
-
-
 DEBUG = env_bool("DEBUG", False)
-SECRET_KEY = os.environ.get("SECRET_KEY", "")
+SECRET_KEY = env_str("SECRET_KEY", "")
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
@@ -67,7 +53,7 @@ INSTALLED_APPS = [
 # Never on in production.
 BENCH_ENDPOINTS = env_bool("BENCH_ENDPOINTS", False)
 # Where each process of a benchmark run writes its SQL statement count (bench/counters.py).
-BENCH_STATEMENT_COUNTS_DIR = os.environ.get("BENCH_STATEMENT_COUNTS_DIR", "")
+BENCH_STATEMENT_COUNTS_DIR = env_str("BENCH_STATEMENT_COUNTS_DIR", "")
 if BENCH_ENDPOINTS:
     INSTALLED_APPS += ["bench.bare", "bench.plain"]
     # The yardsticks' tables belong to no context, on purpose.
@@ -109,7 +95,7 @@ TEMPLATES = [
 # One alias per context. By default every context resolves to "default"; with
 # DB_PER_CONTEXT=1 each context except users gets its own database, named
 # after the main one (see contexts/kernel/databases.py and docs/).
-DATABASE_URL = os.environ.get("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
+DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
 CONN_MAX_AGE = env_int("CONN_MAX_AGE", 60)
 DB_PER_CONTEXT = env_bool("DB_PER_CONTEXT", False)
 DATABASES = {
@@ -147,20 +133,18 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 # Request bodies over 1 MB are answered 413 by BodySizeLimitMiddleware.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 
-SHOP_CURRENCY = os.environ.get("SHOP_CURRENCY", "USD")
+SHOP_CURRENCY = env_str("SHOP_CURRENCY", "USD")
 # How long an order may hold stock before the expiry sweep releases it.
 INVENTORY_RESERVATION_TTL_SECONDS = env_int("INVENTORY_RESERVATION_TTL_SECONDS", 900)
 
 # Payments: the gateway adapter (a dotted path to a PaymentGateway class; the
 # built-in simulated gateway by default) and how long it may take to answer.
-PAYMENT_GATEWAY = os.environ.get(
-    "PAYMENT_GATEWAY", "contexts.payments.simulated_gateway.SimulatedGateway"
-)
-PAYMENT_GATEWAY_TIMEOUT_SECONDS = float(os.environ.get("PAYMENT_GATEWAY_TIMEOUT_SECONDS") or 10)
+PAYMENT_GATEWAY = env_str("PAYMENT_GATEWAY", "contexts.payments.simulated_gateway.SimulatedGateway")
+PAYMENT_GATEWAY_TIMEOUT_SECONDS = env_float("PAYMENT_GATEWAY_TIMEOUT_SECONDS", 10)
 
 # Throttle counters must be shared by every web process: set CACHE_URL to a
 # Redis URL in production (the local-memory default is per process).
-CACHE_URL = os.environ.get("CACHE_URL", "")
+CACHE_URL = env_str("CACHE_URL", "")
 CACHES = {
     "default": (
         {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
@@ -202,9 +186,9 @@ REST_FRAMEWORK = {
         "contexts.kernel.throttling.AuthThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
-        "anon": os.environ.get("THROTTLE_ANON_RATE", "600/minute"),
-        "user": os.environ.get("THROTTLE_USER_RATE", "1200/minute"),
-        "auth": os.environ.get("THROTTLE_AUTH_RATE", "30/minute"),
+        "anon": env_str("THROTTLE_ANON_RATE", "600/minute"),
+        "user": env_str("THROTTLE_USER_RATE", "1200/minute"),
+        "auth": env_str("THROTTLE_AUTH_RATE", "30/minute"),
     },
     # Proxies in front of the app whose X-Forwarded-For may be trusted to find the
     # client's IP. 0: the socket address only (a client cannot pick a new IP per request).
@@ -215,7 +199,7 @@ SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env_int("JWT_ACCESS_MINUTES", 15)),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=env_int("JWT_REFRESH_DAYS", 7)),
     "ALGORITHM": "HS256",
-    "SIGNING_KEY": os.environ.get("JWT_SIGNING_KEY", SECRET_KEY),
+    "SIGNING_KEY": env_str("JWT_SIGNING_KEY", SECRET_KEY),
     "USER_ID_FIELD": "id",
     "USER_ID_CLAIM": "user_id",
     "AUTH_HEADER_TYPES": ("Bearer",),
@@ -241,7 +225,7 @@ SPECTACULAR_SETTINGS = {
 # --- Celery ----------------------------------------------------------------
 # At-least-once delivery (RELIABILITY.md): late ack, requeue on worker loss,
 # prefetch 1, time limits, JSON only; effects are made exactly-once by inboxes.
-CELERY_BROKER_URL = os.environ.get(
+CELERY_BROKER_URL = env_str(
     "CELERY_BROKER_URL", f"sqla+sqlite:///{BASE_DIR / 'celery-broker.sqlite3'}"
 )
 CELERY_TASK_ACKS_LATE = True
@@ -254,8 +238,9 @@ CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 60)
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 50)
 # The visibility timeout applies to Redis (and SQS); kombu's SQLAlchemy transport
 # (the embedded default) hands its options to create_engine, which rejects it.
+CELERY_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", 300)
 CELERY_BROKER_TRANSPORT_OPTIONS = (
-    {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 300)}
+    {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
     if CELERY_BROKER_URL.startswith(("redis://", "rediss://", "sqs://"))
     else {}
 )
@@ -275,13 +260,13 @@ CELERY_TASK_ACKS_ON_TIMEOUT = False
 CELERY_DB_REUSE_MAX = env_int("CELERY_DB_REUSE_MAX", 1000)
 
 # --- Domain events (contexts/kernel: outbox, relay, inbox; docs/events.md) -----
-EVENT_SWEEP_SECONDS = float(os.environ.get("EVENT_SWEEP_SECONDS") or 2)
+EVENT_SWEEP_SECONDS = env_float("EVENT_SWEEP_SECONDS", 2)
 EVENT_RELAY_BATCH_SIZE = env_int("EVENT_RELAY_BATCH_SIZE", 200)
 EVENT_MAX_ATTEMPTS = env_int("EVENT_MAX_ATTEMPTS", 5)
-EVENT_RETRY_BASE_SECONDS = float(os.environ.get("EVENT_RETRY_BASE_SECONDS") or 2)
-EVENT_RETRY_MAX_SECONDS = float(os.environ.get("EVENT_RETRY_MAX_SECONDS") or 300)
-EVENT_STALL_SECONDS = float(os.environ.get("EVENT_STALL_SECONDS") or 600)
-EVENT_RETENTION_DAYS = float(os.environ.get("EVENT_RETENTION_DAYS") or 7)
+EVENT_RETRY_BASE_SECONDS = env_float("EVENT_RETRY_BASE_SECONDS", 2)
+EVENT_RETRY_MAX_SECONDS = env_float("EVENT_RETRY_MAX_SECONDS", 300)
+EVENT_STALL_SECONDS = env_float("EVENT_STALL_SECONDS", 600)
+EVENT_RETENTION_DAYS = env_float("EVENT_RETENTION_DAYS", 7)
 
 # Periodic tasks, scheduled by name (`celery -A config beat`). Each expires
 # after its interval, so a backlog never runs a pile of stale sweeps.
@@ -328,36 +313,39 @@ CELERY_BEAT_SCHEDULE = {
 # the payment that is still unfinished after its deadline compensates.
 ORDERS_PAYMENT_MAX_ATTEMPTS = env_int("ORDERS_PAYMENT_MAX_ATTEMPTS", 4)
 ORDERS_SAGA_MAX_ATTEMPTS = env_int("ORDERS_SAGA_MAX_ATTEMPTS", 8)
-ORDERS_SAGA_RETRY_BASE_SECONDS = float(os.environ.get("ORDERS_SAGA_RETRY_BASE_SECONDS") or 0.2)
-ORDERS_SAGA_RETRY_MAX_SECONDS = float(os.environ.get("ORDERS_SAGA_RETRY_MAX_SECONDS") or 30)
-ORDERS_SAGA_LEASE_SECONDS = float(os.environ.get("ORDERS_SAGA_LEASE_SECONDS") or 60)
-ORDERS_SAGA_STEP_DEADLINE_SECONDS = float(
-    os.environ.get("ORDERS_SAGA_STEP_DEADLINE_SECONDS") or 120
-)
-ORDERS_SAGA_SWEEP_GRACE_SECONDS = float(os.environ.get("ORDERS_SAGA_SWEEP_GRACE_SECONDS") or 5)
-ORDERS_IDEMPOTENCY_KEY_TTL_HOURS = float(os.environ.get("ORDERS_IDEMPOTENCY_KEY_TTL_HOURS") or 24)
+ORDERS_SAGA_RETRY_BASE_SECONDS = env_float("ORDERS_SAGA_RETRY_BASE_SECONDS", 0.2)
+ORDERS_SAGA_RETRY_MAX_SECONDS = env_float("ORDERS_SAGA_RETRY_MAX_SECONDS", 30)
+ORDERS_SAGA_LEASE_SECONDS = env_float("ORDERS_SAGA_LEASE_SECONDS", 60)
+ORDERS_SAGA_STEP_DEADLINE_SECONDS = env_float("ORDERS_SAGA_STEP_DEADLINE_SECONDS", 120)
+ORDERS_SAGA_SWEEP_GRACE_SECONDS = env_float("ORDERS_SAGA_SWEEP_GRACE_SECONDS", 5)
+ORDERS_IDEMPOTENCY_KEY_TTL_HOURS = env_float("ORDERS_IDEMPOTENCY_KEY_TTL_HOURS", 24)
+# The longest saga retry delay sent as a Celery countdown; a longer one waits for
+# the sweep (a long countdown on Redis would outlive the visibility timeout).
+ORDERS_SAGA_MAX_COUNTDOWN_SECONDS = env_float("ORDERS_SAGA_MAX_COUNTDOWN_SECONDS", 30)
 
 # --- Email -----------------------------------------------------------------
-EMAIL_BACKEND = os.environ.get(
+EMAIL_BACKEND = env_str(
     "EMAIL_BACKEND",
     "django.core.mail.backends.console.EmailBackend"
     if DEBUG
     else "django.core.mail.backends.smtp.EmailBackend",
 )
-EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("EMAIL_PORT", 25)
-EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
-EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
-DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "shop@localhost")
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "shop@localhost")
+# Send attempts of one notification's email before it is given up.
+NOTIFICATION_EMAIL_MAX_ATTEMPTS = env_int("NOTIFICATION_EMAIL_MAX_ATTEMPTS", 5)
 # Where django.core.mail.backends.filebased.EmailBackend writes (tests, demos).
-EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH", str(BASE_DIR / ".run" / "emails"))
+EMAIL_FILE_PATH = env_str("EMAIL_FILE_PATH", str(BASE_DIR / ".run" / "emails"))
 
 # --- Logging ---------------------------------------------------------------
 # One JSON object per line, with the correlation id (contexts/kernel/logs.py);
 # LOG_FORMAT=console for the same fields in a human layout.
-LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
-LOG_FORMAT = os.environ.get("LOG_FORMAT", "json")
+LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
+LOG_FORMAT = env_str("LOG_FORMAT", "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
