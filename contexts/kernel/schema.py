@@ -44,7 +44,10 @@ _VALIDATION_ERROR_SCHEMA: dict[str, Any] = {
     '`{"<field>": ["..."]}` (nested for nested fields and list items).',
     "properties": {"detail": {"type": "string"}},
     "additionalProperties": {
-        "oneOf": [{"type": "array"}, {"type": "object"}],
+        "oneOf": [
+            {"type": "array", "items": {"oneOf": [{"type": "string"}, {"type": "object"}]}},
+            {"type": "object"},
+        ],
         "description": "The messages for one field (or, nested, for its parts).",
     },
 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
@@ -11,6 +12,7 @@ from rest_framework.response import Response
 from contexts.kernel.api import Pagination
 from contexts.orders import selectors, services
 from contexts.orders.errors import InvalidOrder
+from contexts.orders.filters import OrderFilter
 from contexts.orders.serializers import (
     OrderHistorySerializer,
     OrderListEntrySerializer,
@@ -47,10 +49,15 @@ def _idempotency_key(request) -> str | None:
 class OrderCollectionView(GenericAPIView):
     pagination_class = Pagination
     serializer_class = OrderSerializer
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = OrderFilter
+
+    def get_queryset(self):
+        return selectors.order_summaries_for_user(user_id=self.request.user.id)
 
     @extend_schema(operation_id="orders_list", responses={200: OrderListEntrySerializer(many=True)})
     def get(self, request):
-        summaries = selectors.order_summaries_for_user(user_id=request.user.id)
+        summaries = self.filter_queryset(self.get_queryset())
         page = self.paginate_queryset(summaries)
         return self.get_paginated_response(OrderListEntrySerializer(page, many=True).data)
 
