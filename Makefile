@@ -43,6 +43,7 @@ lint: install
 	$(TEST_ENV) $(PY) manage.py check --fail-level WARNING
 	$(TEST_ENV) $(PY) manage.py makemigrations --check --dry-run
 	$(TEST_ENV) $(PY) manage.py contextmap --check
+	$(TEST_ENV) BIN=$(BIN) bash scripts/check_client.sh
 
 ## Django's deployment checklist with a production-like environment.
 PROD_ENV = SECRET_KEY=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))') DEBUG=0 \

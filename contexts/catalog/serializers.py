@@ -60,12 +60,3 @@ class ProductUpdateSerializer(serializers.Serializer):
         max_length=DESCRIPTION_MAX_LENGTH, required=False, allow_blank=True
     )
     price = PriceField(required=False)
-
-
-class ProductListQuerySerializer(serializers.Serializer):
-    """Query parameters of GET /api/products."""
-
-    search = serializers.CharField(
-        required=False, allow_blank=True, max_length=200, help_text="name, sku or description"
-    )
-    owner_id = serializers.UUIDField(required=False, help_text="only this user's products")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.generics import GenericAPIView
@@ -9,9 +10,9 @@ from rest_framework.permissions import IsAuthenticatedOrReadOnly
 from rest_framework.response import Response
 
 from contexts.catalog import selectors, services
+from contexts.catalog.filters import ProductFilter
 from contexts.catalog.serializers import (
     ProductCreateSerializer,
-    ProductListQuerySerializer,
     ProductSerializer,
     ProductUpdateSerializer,
 )
@@ -24,19 +25,15 @@ class ProductCollectionView(GenericAPIView):
     permission_classes = [IsAuthenticatedOrReadOnly]
     pagination_class = Pagination
     serializer_class = ProductSerializer
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = ProductFilter
 
-    @extend_schema(
-        operation_id="products_list",
-        parameters=[ProductListQuerySerializer],
-        responses={200: ProductSerializer(many=True)},
-    )
+    def get_queryset(self):
+        return selectors.product_list()
+
+    @extend_schema(operation_id="products_list", responses={200: ProductSerializer(many=True)})
     def get(self, request):
-        query = ProductListQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        products = selectors.product_list(
-            search=query.validated_data.get("search", ""),
-            owner_id=query.validated_data.get("owner_id"),
-        )
+        products = self.filter_queryset(self.get_queryset())
         page = self.paginate_queryset(products)
         return self.get_paginated_response(ProductSerializer(page, many=True).data)
 

@@ -47,6 +47,15 @@ class Pagination(PageNumberPagination):
                 ) from None
         return super().get_page_size(request)
 
+    def get_paginated_response_schema(self, schema):
+        """DRF's page envelope, with examples of a one-page list (shown around list examples)."""
+        envelope = super().get_paginated_response_schema(schema)
+        properties = envelope["properties"]
+        properties["count"]["example"] = 1
+        properties["next"]["example"] = None
+        properties["previous"]["example"] = None
+        return envelope
+
 
 class JSONParser(parsers.JSONParser):
     """DRF's strict JSON parser; JSON nested too deeply for Python is a 400, not a 500."""

@@ -18,7 +18,9 @@ shared plumbing gives, where they apply, without overriding what a view says:
 - 429 with ``Retry-After`` when the view is throttled;
 - 500 everywhere: the body of an unexpected failure (never a stack trace).
 
-An error response a view documents without a body gets the matching component.
+An error response a view documents without a body gets the matching component,
+and examples: the view's own for that status (``OpenApiExample`` with
+``status_codes``), else the generic ones of ``_GENERIC_EXAMPLES``.
 """
 
 from __future__ import annotations
@@ -44,7 +46,10 @@ _VALIDATION_ERROR_SCHEMA: dict[str, Any] = {
     '`{"<field>": ["..."]}` (nested for nested fields and list items).',
     "properties": {"detail": {"type": "string"}},
     "additionalProperties": {
-        "oneOf": [{"type": "array"}, {"type": "object"}],
+        "oneOf": [
+            {"type": "array", "items": {"oneOf": [{"type": "string"}, {"type": "object"}]}},
+            {"type": "object"},
+        ],
         "description": "The messages for one field (or, nested, for its parts).",
     },
 }
@@ -63,6 +68,33 @@ _DESCRIPTIONS = {
     "500": "Unexpected server error; the body never carries internals.",
 }
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+# What a client sees for each shared error status, unless the view documents its
+# own examples for that status (``OpenApiExample(status_codes=[...])``).
+_GENERIC_EXAMPLES: dict[str, list[tuple[str, dict[str, Any]]]] = {
+    "400": [
+        ("Field errors", {"quantity": ["A valid integer is required."]}),
+        ("Malformed JSON", {"detail": "JSON parse error - Expecting value: line 1 column 1"}),
+    ],
+    "401": [("Not authenticated", {"detail": "Authentication credentials were not provided."})],
+    "403": [("Not allowed", {"detail": "You do not have permission to perform this action."})],
+    "404": [("Not found", {"detail": "Not found."})],
+    "405": [("Method not allowed", {"detail": 'Method "PUT" not allowed.'})],
+    "409": [("Conflict", {"detail": "Conflict with the current state."})],
+    "413": [("Too large", {"detail": "Request body too large."})],
+    "415": [("Not JSON", {"detail": 'Unsupported media type "text/plain" in request.'})],
+    "422": [("Unprocessable", {"detail": "Unprocessable request."})],
+    "429": [("Throttled", {"detail": "Request was throttled. Expected available in 12 seconds."})],
+    "500": [("Unexpected", {"detail": "Internal server error."})],
+}
+
+
+def _generic_examples(code: str) -> dict[str, dict[str, Any]]:
+    """The OpenAPI ``examples`` map of a shared error status (empty if it has none)."""
+    return {
+        summary.title().replace(" ", ""): {"summary": summary, "value": value}
+        for summary, value in _GENERIC_EXAMPLES.get(code, [])
+    }
 
 
 class AutoSchema(openapi.AutoSchema):
@@ -139,7 +171,12 @@ class AutoSchema(openapi.AutoSchema):
         response.setdefault("description", _DESCRIPTIONS.get(code, "Error."))
         if not response.get("content"):
             component = self._error_component(code == "400")
-            response["content"] = {"application/json": {"schema": component.ref}}
+            media: dict[str, Any] = {"schema": component.ref}
+            examples = self._get_examples(None, "response", "application/json", code)
+            examples = examples or _generic_examples(code)
+            if examples:
+                media["examples"] = examples
+            response["content"] = {"application/json": media}
         if code == "429":
             response.setdefault("headers", {})["Retry-After"] = {
                 "schema": {"type": "integer"},

@@ -14,5 +14,14 @@ def notifications_for_user(*, user_id: UUID) -> QuerySet[Notification]:
     return Notification.objects.filter(user_id=user_id).order_by("-created_at", "-id")
 
 
+def notifications_filter(
+    notifications: QuerySet[Notification], *, kind: str = ""
+) -> QuerySet[Notification]:
+    """``notifications`` of one ``kind`` (an empty one is no filter)."""
+    if kind:
+        notifications = notifications.filter(kind=kind)
+    return notifications
+
+
 def notification_get(*, notification_id: UUID) -> Notification | None:
     return Notification.objects.filter(pk=notification_id).first()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from uuid import UUID
 
 from django.db.models import QuerySet
@@ -34,3 +35,23 @@ def order_history(*, order_id: UUID) -> list[OrderEvent]:
 def order_summaries_for_user(*, user_id: UUID) -> QuerySet[OrderSummary]:
     """The user's orders from the read model, newest first (one query per page)."""
     return OrderSummary.objects.filter(user_id=user_id).order_by("-created_at", "-order_id")
+
+
+def order_summaries_filter(
+    summaries: QuerySet[OrderSummary],
+    *,
+    status: str = "",
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+) -> QuerySet[OrderSummary]:
+    """``summaries`` narrowed by status and by creation time (both bounds inclusive).
+
+    An empty or None criterion is no filter.
+    """
+    if status:
+        summaries = summaries.filter(status=status)
+    if created_after is not None:
+        summaries = summaries.filter(created_at__gte=created_after)
+    if created_before is not None:
+        summaries = summaries.filter(created_at__lte=created_before)
+    return summaries

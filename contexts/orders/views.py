@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
@@ -9,8 +10,9 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
 from contexts.kernel.api import Pagination
-from contexts.orders import selectors, services
+from contexts.orders import examples, selectors, services
 from contexts.orders.errors import InvalidOrder
+from contexts.orders.filters import OrderFilter
 from contexts.orders.serializers import (
     OrderHistorySerializer,
     OrderListEntrySerializer,
@@ -47,10 +49,19 @@ def _idempotency_key(request) -> str | None:
 class OrderCollectionView(GenericAPIView):
     pagination_class = Pagination
     serializer_class = OrderSerializer
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = OrderFilter
 
-    @extend_schema(operation_id="orders_list", responses={200: OrderListEntrySerializer(many=True)})
+    def get_queryset(self):
+        return selectors.order_summaries_for_user(user_id=self.request.user.id)
+
+    @extend_schema(
+        operation_id="orders_list",
+        responses={200: OrderListEntrySerializer(many=True)},
+        examples=[examples.LISTED],
+    )
     def get(self, request):
-        summaries = selectors.order_summaries_for_user(user_id=request.user.id)
+        summaries = self.filter_queryset(self.get_queryset())
         page = self.paginate_queryset(summaries)
         return self.get_paginated_response(OrderListEntrySerializer(page, many=True).data)
 
@@ -64,6 +75,14 @@ class OrderCollectionView(GenericAPIView):
             409: OpenApiResponse(description="The same Idempotency-Key is still in flight."),
             422: OpenApiResponse(description="Idempotency-Key reused with a different body."),
         },
+        examples=[
+            examples.PLACE_REQUEST,
+            examples.PLACED,
+            examples.UNKNOWN_PRODUCT,
+            examples.BAD_QUANTITY,
+            examples.KEY_IN_FLIGHT,
+            examples.KEY_REUSED,
+        ],
     )
     def post(self, request):
         key = _idempotency_key(request)
@@ -88,7 +107,9 @@ class OrderDetailView(GenericAPIView):
     serializer_class = OrderSerializer
 
     @extend_schema(
-        operation_id="orders_retrieve", responses={200: OrderSerializer, 404: _NOT_FOUND}
+        operation_id="orders_retrieve",
+        responses={200: OrderSerializer, 404: _NOT_FOUND},
+        examples=examples.ORDER_STATES,
     )
     def get(self, request, order_id):
         order = selectors.order_for_actor(
@@ -101,7 +122,9 @@ class OrderHistoryView(GenericAPIView):
     serializer_class = OrderHistorySerializer
 
     @extend_schema(
-        operation_id="orders_history", responses={200: OrderHistorySerializer, 404: _NOT_FOUND}
+        operation_id="orders_history",
+        responses={200: OrderHistorySerializer, 404: _NOT_FOUND},
+        examples=[examples.HISTORY],
     )
     def get(self, request, order_id):
         order = selectors.order_for_actor(
@@ -122,6 +145,7 @@ class OrderCancelView(GenericAPIView):
             404: _NOT_FOUND,
             409: OpenApiResponse(description="The order is still PENDING, or already CANCELLED."),
         },
+        examples=[examples.CANCELLED_BY_CUSTOMER, examples.CANCEL_CONFLICT],
     )
     def post(self, request, order_id):
         order = services.order_cancel(
