@@ -110,6 +110,28 @@ def test_every_relative_link_resolves_inside_the_repository(path):
     assert broken_links(path) == []
 
 
+_DOCS_REFERENCE = re.compile(r"\bdocs/([\w-]+\.md)(?:#([\w-]+))?")
+
+
+def test_docs_pages_named_in_code_exist_with_their_anchors():
+    """A comment such as ``docs/reliability.md#database-blink`` leads somewhere."""
+    missing = []
+    for path in tracked_files():
+        if path.suffix not in {".py", ".ini", ".toml", ".cfg", ".yml", ".yaml", ""}:
+            continue
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (UnicodeDecodeError, OSError):
+            continue
+        for page, anchor in _DOCS_REFERENCE.findall(text):
+            target = ROOT / "docs" / page
+            if not target.is_file() or (anchor and anchor not in anchors(target)):
+                missing.append(
+                    f"{path.relative_to(ROOT)}: docs/{page}{'#' + anchor if anchor else ''}"
+                )
+    assert missing == []
+
+
 def test_the_docs_pages_exist_and_are_linked_from_the_readme():
     readme_targets = {t.partition("#")[0] for t in links(ROOT / "README.md")}
     for page in ("docs/architecture.md", "docs/api.md", "docs/reliability.md"):
