@@ -132,6 +132,22 @@ def test_docs_pages_named_in_code_exist_with_their_anchors():
     assert missing == []
 
 
+_TEST_REFERENCE = re.compile(r"`([\w/.-]+\.py)::(\w+)`")
+
+
+@pytest.mark.parametrize("path", DOCS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_test_the_docs_name_exists(path):
+    """``path.py::test_name`` in the docs (the proofs of docs/reliability.md) is a real test."""
+    missing = []
+    for file_name, function in _TEST_REFERENCE.findall(path.read_text(encoding="utf-8")):
+        source = ROOT / file_name
+        if not source.is_file() or not re.search(
+            rf"^\s*def {function}\(", source.read_text(encoding="utf-8"), re.MULTILINE
+        ):
+            missing.append(f"{file_name}::{function}")
+    assert missing == []
+
+
 def test_the_docs_pages_exist_and_are_linked_from_the_readme():
     readme_targets = {t.partition("#")[0] for t in links(ROOT / "README.md")}
     for page in ("docs/architecture.md", "docs/api.md", "docs/reliability.md"):
