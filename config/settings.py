@@ -223,7 +223,7 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Celery ----------------------------------------------------------------
-# At-least-once delivery (RELIABILITY.md): late ack, requeue on worker loss,
+# At-least-once delivery (docs/reliability.md): late ack, requeue on worker loss,
 # prefetch 1, time limits, JSON only; effects are made exactly-once by inboxes.
 CELERY_BROKER_URL = env_str(
     "CELERY_BROKER_URL", f"sqla+sqlite:///{BASE_DIR / 'celery-broker.sqlite3'}"

@@ -1,4 +1,4 @@
-"""The service endpoints of API.md: health, readiness, schema and docs."""
+"""The service endpoints of docs/api.md: health, readiness, schema and docs."""
 
 import pytest
 

@@ -31,7 +31,7 @@ class PriceField(serializers.DecimalField):
 
 
 class ProductSerializer(serializers.ModelSerializer):
-    """A product as API.md shows it."""
+    """A product as docs/api.md shows it."""
 
     price = PriceField(read_only=True)
 

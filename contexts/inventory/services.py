@@ -1,6 +1,7 @@
 """Write use-cases of the inventory: each runs in one ``atomic("inventory")``.
 
-Concurrency (RELIABILITY.md I1-I3):
+Concurrency (no overselling, no deadlock between multi-line orders, no stock held
+forever: docs/reliability.md#inventory):
 
 - every use-case that changes stock locks the ``StockLevel`` rows it touches
   with ``SELECT ... FOR UPDATE`` in primary-key order, checks under the lock,

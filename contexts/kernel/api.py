@@ -25,7 +25,7 @@ logger = logging.getLogger(__name__)
 
 
 class Pagination(PageNumberPagination):
-    """``?page=`` and ``?page_size=`` (at most 100), as API.md lists.
+    """``?page=`` and ``?page_size=`` (at most 100), as docs/api.md lists.
 
     A ``page_size`` over 100 is capped and one below 1 (or empty: absent) falls
     back to the default; one that is not an integer at all is a 400. A bad

@@ -1,6 +1,6 @@
 """System checks that fail the build when a model crosses a context boundary.
 
-ARCHITECTURE.md rule 2: a context refers to another context's data by id
+Rule 2 of docs/architecture.md: a context refers to another context's data by id
 only. A ``ForeignKey``, ``OneToOneField`` or ``ManyToManyField`` (or a proxy,
 or multi-table inheritance) from one context's model to another's is a join
 across what may be two databases, so it is reported as an error by

@@ -5,17 +5,18 @@ The worker runs ``deliver`` for each ``<context>.deliver_event`` message:
 1. Count the delivery in the consumer's inbox row (``INSERT ... ON CONFLICT
    DO UPDATE SET attempts = attempts + 1``), committed before the handler
    runs. A handler that kills its worker every time (``os._exit``, OOM) is
-   still counted, and stops after ``EVENT_MAX_ATTEMPTS`` deliveries (M2).
+   still counted, and stops after ``EVENT_MAX_ATTEMPTS`` deliveries.
 2. In one transaction on the consumer's database: mark the inbox row
    processed with a conditional update (``WHERE status = 'pending'``), then
    run the handler. If the row was already processed (a redelivery, a
    duplicate sent by two relays, a message re-enqueued by hand), nothing
    runs. A concurrent duplicate waits on the row lock and then sees it
-   processed (M1, M3, M5).
+   processed (a worker killed mid-handler, a duplicate, a lost broker
+   connection: docs/reliability.md#messaging).
 3. If the handler raises, the transaction rolls back and the inbox row gets
    ``next_attempt_at = now + backoff`` (exponential, capped): the beat sweep
    sends it again then (``redrive_due_deliveries``), instead of a long broker
-   countdown that Redis' visibility timeout would redeliver early (M4). After
+   countdown that Redis' visibility timeout would redeliver early. After
    the last attempt the delivery is dead-lettered.
 
 The event's correlation id is the current one while the handler runs, so the

@@ -1,7 +1,7 @@
 """Strict DRF fields: JSON types are taken as they are, never coerced.
 
 DRF turns ``123`` into ``"123"`` for a CharField and ``"5"`` or ``true`` into
-``5`` for an IntegerField. API.md rejects wrong types with 400, so every
+``5`` for an IntegerField. The API (docs/api.md) rejects wrong types with 400, so every
 context's serializers use these instead.
 """
 

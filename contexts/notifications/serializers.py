@@ -1,4 +1,4 @@
-"""The notifications HTTP representation (API.md)."""
+"""The notifications HTTP representation (docs/api.md)."""
 
 from __future__ import annotations
 

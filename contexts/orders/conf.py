@@ -49,7 +49,7 @@ def sweep_grace() -> timedelta:
 def max_countdown() -> timedelta:
     """The longest retry delay sent as a Celery countdown; longer ones wait for the sweep.
 
-    Long countdowns on Redis outlive the visibility timeout (RELIABILITY M4).
+    Long countdowns on Redis outlive the visibility timeout and die with a worker.
     """
     return timedelta(seconds=_number("ORDERS_SAGA_MAX_COUNTDOWN_SECONDS", 30))
 

@@ -50,7 +50,7 @@ class OrderConfirmed(DomainEvent):
 
 @dataclass(frozen=True, kw_only=True)
 class OrderCancelled(DomainEvent):
-    """The order ended CANCELLED; ``reason`` is one of API.md's cancel reasons."""
+    """The order ended CANCELLED; ``reason`` is one of the cancel reasons of docs/api.md."""
 
     name: ClassVar[str] = "orders.OrderCancelled"
     version: ClassVar[int] = 1

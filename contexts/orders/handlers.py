@@ -2,7 +2,7 @@
 
 Each handler projects the order's summary row from its history up to the
 event's entry, and ignores an event the row already reflects (duplicates,
-out-of-order deliveries: RELIABILITY M9). See ``read_models.py``.
+out-of-order deliveries). See ``read_models.py``.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ every status change, see ``history.append``), so a list read right after a
 POST already shows the order. The event handlers (``handlers.py``) project the
 same row from the order's history up to the event they receive; they ignore
 an event whose sequence the row already reflects, so duplicates and
-out-of-order deliveries end in the same state (RELIABILITY M9). See
+out-of-order deliveries end in the same state. See
 docs/read-models.md.
 """
 

@@ -72,7 +72,7 @@ def enqueue(order_id: UUID, *, countdown: float | None = None) -> None:
             countdown=countdown,
             retry=False,
         )
-    except Exception:  # broker down: the saga is persisted, the sweep resumes it (M7)
+    except Exception:  # broker down: the saga is persisted, the sweep resumes it
         logger.warning("could not enqueue the saga of order %s; the sweep will", order_id)
 
 
@@ -486,7 +486,7 @@ def _confirm_order(state: SagaState) -> SagaState | None:
             refund=True,
         )
     except Exception as exc:
-        # After the pivot only forward: retry until the commit succeeds (S4).
+        # After the pivot only forward: retry until the commit succeeds.
         _retry(state, exc)
         return None
     event = OrderConfirmed(
@@ -520,7 +520,7 @@ def _compensate(state: SagaState) -> SagaState | None:
                     )
                 )
     except Exception as exc:
-        # Compensations are retried until done (S3).
+        # Compensations are retried until done.
         _retry(state, exc)
         return None
     return _cancel_now(state, reason=reason, entries=entries)

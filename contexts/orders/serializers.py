@@ -1,4 +1,4 @@
-"""The orders API's request validation and response shapes (API.md, Orders)."""
+"""The orders API's request validation and response shapes (docs/api.md, Orders)."""
 
 from __future__ import annotations
 

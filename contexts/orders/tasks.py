@@ -2,7 +2,7 @@
 
 - ``orders.advance_saga``: run an order's saga from its current step.
 - ``orders.resume_stalled_sagas`` (beat): re-enqueue sagas whose step is overdue
-  (a lost message, a worker that died mid-step), RELIABILITY S1/M4.
+  (a lost message, a worker that died mid-step, a retry too long for a countdown).
 - ``orders.purge_idempotency_keys`` (beat, e.g. hourly): forget expired keys.
 """
 

@@ -1,1 +1,1 @@
-"""Architecture tests: the rules of ARCHITECTURE.md that fail CI when broken."""
+"""Architecture tests: the rules of docs/architecture.md that fail CI when broken."""

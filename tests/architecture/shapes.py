@@ -1,4 +1,4 @@
-"""What a public interface may speak (ARCHITECTURE.md rule 5): plain data.
+"""What a public interface may speak (rule 5 of docs/architecture.md): plain data.
 
 ``shape_problems(func)`` lists what is wrong with one public function: a
 missing annotation, or an annotation that names (anywhere inside it, including

@@ -1,5 +1,5 @@
-"""Every context reads and writes through its own database alias (ARCHITECTURE.md
-rule 3), in shared mode and in split mode (``make test-split``).
+"""Every context reads and writes through its own database alias (rule 3
+of docs/architecture.md), in shared mode and in split mode (``make test-split``).
 
 The router sends each context's models to ``database_for(context)`` and
 migrates its tables there only; so in split mode a write through another

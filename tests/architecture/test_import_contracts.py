@@ -1,4 +1,4 @@
-"""importlinter.ini keeps the contexts apart (ARCHITECTURE.md rule 1), and fails
+"""importlinter.ini keeps the contexts apart (rule 1 of docs/architecture.md), and fails
 CI when they touch: each contract is shown to pass on the real code and to
 break on a copy of the code with one forbidden import added."""
 

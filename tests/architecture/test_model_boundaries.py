@@ -1,4 +1,4 @@
-"""No relation crosses a context (ARCHITECTURE.md rule 2): the ``boundaries``
+"""No relation crosses a context (rule 2 of docs/architecture.md): the ``boundaries``
 system check reports any, and the real models have none."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Public interfaces speak plain data (ARCHITECTURE.md rules 5 and 6).
+"""Public interfaces speak plain data (rules 5 and 6 of docs/architecture.md).
 
 Every public function of ``contexts/<name>/public.py`` is fully annotated and
 its annotations name no model, queryset, manager, Django or DRF type: only

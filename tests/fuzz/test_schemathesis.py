@@ -1,4 +1,4 @@
-"""Property-based fuzzing of the whole API (RELIABILITY.md H6).
+"""Property-based fuzzing of the whole API (docs/reliability.md#malformed-input).
 
 1. Schemathesis reads the app's own OpenAPI document (``/api/schema/``, served
    in-process through the WSGI app) and tests EVERY operation with generated

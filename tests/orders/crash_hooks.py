@@ -1,4 +1,4 @@
-"""Imported by a test worker (``include=``) to make it die mid-saga (RELIABILITY S1).
+"""Imported by a test worker (``include=``) to make it die mid-saga.
 
 The first charge made after import, once the gateway has captured the money
 and before the saga records it, SIGKILLs the worker's pool process: the most

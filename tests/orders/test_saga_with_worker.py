@@ -169,7 +169,7 @@ def test_twenty_concurrent_orders_for_five_units(
 def test_a_worker_killed_mid_saga_leaves_every_order_final_and_charged_once(
     start_celery_worker, auth_client, make_product, settings, tmp_path
 ):
-    """RELIABILITY S1: SIGKILL right after a charge; the saga resumes without a second one."""
+    """SIGKILL right after a charge; the saga resumes without a second one."""
     from contexts.orders.saga import saga_resume_stalled
 
     settings.ORDERS_SAGA_SWEEP_GRACE_SECONDS = 0

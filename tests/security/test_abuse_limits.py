@@ -1,4 +1,4 @@
-"""Abuse limits (RELIABILITY.md H4): throttles, login lockout, page-size cap, body size.
+"""Abuse limits (docs/reliability.md#floods): throttles, login lockout, page-size cap, body size.
 
 Throttle rates are read by DRF when its throttle classes are imported, so the
 tests patch the rates table small; ``API_THROTTLE`` is read at run time. The

@@ -1,6 +1,6 @@
-"""Who may call what: every endpoint of API.md x {anonymous, another user, the owner, staff}.
+"""Who may call what: every endpoint of docs/api.md x {anonymous, another user, the owner, staff}.
 
-The statuses are API.md's: 401 for anonymous callers of user endpoints, 404 (not
+The statuses are those of docs/api.md: 401 for anonymous callers of user endpoints, 404 (not
 403) for another user's private resources (orders), 403 for writes by someone
 who is neither the owner nor staff (products, stock adjustments).
 """

@@ -1,4 +1,4 @@
-"""Mass assignment (RELIABILITY.md H3): fields a client must not set are ignored or rejected.
+"""Mass assignment: fields a client must not set are ignored or rejected.
 
 ``status``, ``total``, ``owner_id``/``user_id``, prices in items, ``id``,
 ``is_staff``, ``email`` on PATCH me, ``currency`` and ``created_at`` sent by a

@@ -1,4 +1,4 @@
-"""The catalog's HTTP API as API.md describes it: every success and every error status."""
+"""The catalog's HTTP API as docs/api.md describes it: every success and every error status."""
 
 from __future__ import annotations
 

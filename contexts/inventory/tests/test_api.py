@@ -1,4 +1,4 @@
-"""The inventory's HTTP API as API.md describes it: every success and every error status.
+"""The inventory's HTTP API as docs/api.md describes it: every success and every error status.
 
 Products are made through the catalog's HTTP API, as a client would.
 """

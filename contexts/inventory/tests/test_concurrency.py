@@ -1,5 +1,6 @@
-"""Concurrency on real PostgreSQL (RELIABILITY.md I1, I2): threads, each on its own
-connection, released together by a barrier."""
+"""Concurrency on real PostgreSQL (no overselling of the last units, no deadlock between
+multi-line orders: docs/reliability.md#inventory): threads, each on its own connection,
+released together by a barrier."""
 
 from __future__ import annotations
 

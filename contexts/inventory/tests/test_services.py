@@ -322,7 +322,7 @@ def test_restock_of_nothing_is_a_no_op(two_products):
     assert level(a) == (10, 0, 10)
 
 
-# --- expiry (RELIABILITY.md I3) -------------------------------------------------------------
+# --- expiry: an abandoned reservation is released (docs/reliability.md#abandoned-reservation)
 
 
 def test_expired_reservations_are_released_by_the_sweep(two_products):

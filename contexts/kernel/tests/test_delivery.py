@@ -102,7 +102,7 @@ def test_a_failing_handler_is_retried_after_a_backoff_then_dead_lettered(tmp_pat
 
 
 def test_deliveries_that_never_finished_are_dead_lettered_without_running_again(probe_effects):
-    """A worker that died mid-handler N times: the N+1th delivery stops it (M2)."""
+    """A worker that died mid-handler N times: the N+1th delivery stops it."""
     event = ProbeHappened()
     envelope = publish_committed(event)
     for _ in range(3):  # what three crashed deliveries leave behind

@@ -1,4 +1,4 @@
-"""Delivery through a real Celery worker process (RELIABILITY.md M1, M2, M6, M7, M8)."""
+"""Delivery through a real Celery worker process: the messaging failures of docs/reliability.md."""
 
 from __future__ import annotations
 
@@ -66,7 +66,7 @@ def test_an_event_is_delivered_once_with_its_correlation_id(start_probe_worker, 
 def test_a_worker_killed_mid_handler_redelivers_with_one_effect(
     start_probe_worker, probe_effects, tmp_path
 ):
-    """M1: SIGKILL of the pool child after its write, before commit; and after commit."""
+    """SIGKILL of the pool child after its write, before commit; and after commit."""
     worker = start_probe_worker()
     marker = tmp_path / "blocked.pid"
     blocked = ProbeHappened(mode="block_once", path=str(marker))
@@ -96,7 +96,7 @@ def test_a_worker_killed_mid_handler_redelivers_with_one_effect(
 def test_a_duplicate_delivered_while_the_handler_runs_has_no_second_effect(
     start_probe_worker, probe_effects, tmp_path
 ):
-    """M3: the same message on two workers at once (redelivery while running)."""
+    """The same message on two workers at once (redelivery while running)."""
     first = start_probe_worker(queues=[CONSUMER])
     second = start_probe_worker(queues=[CONSUMER])
     marker = tmp_path / "running.pid"
@@ -115,7 +115,7 @@ def test_a_duplicate_delivered_while_the_handler_runs_has_no_second_effect(
 def test_a_handler_that_kills_its_worker_every_time_stops_after_n_deliveries(
     start_probe_worker, probe_effects, tmp_path
 ):
-    """M2: deliveries are counted in our inbox table, not by the broker."""
+    """Deliveries are counted in our inbox table, not by the broker."""
     start_probe_worker(env={"EVENT_MAX_ATTEMPTS": "3"})
     runs = tmp_path / "runs"
     crashing = ProbeHappened(mode="crash", path=str(runs))
@@ -178,7 +178,7 @@ print(event.event_id)
 def test_publishing_succeeds_while_the_broker_is_down_and_the_sweep_delivers_later(
     start_probe_worker, probe_effects
 ):
-    """M7: the event is an outbox row; the relay sends it when the broker is back."""
+    """The event is an outbox row; the relay sends it when the broker is back."""
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings",
@@ -209,7 +209,7 @@ def test_publishing_succeeds_while_the_broker_is_down_and_the_sweep_delivers_lat
 def test_two_relays_over_thousands_of_rows_deliver_every_event_with_one_effect(
     start_probe_worker, probe_effects, monkeypatch
 ):
-    """M8: SKIP LOCKED relays in parallel, one of them crashing mid-batch."""
+    """SKIP LOCKED relays in parallel, one of them crashing mid-batch."""
     total = 2000
     events = [ProbeHappened() for _ in range(total)]
     OutboxMessage.objects.using(database_for(PUBLISHER)).bulk_create(

@@ -1,4 +1,4 @@
-"""GET /api/notifications (API.md): the caller's notifications, paginated, newest first."""
+"""GET /api/notifications (docs/api.md): the caller's notifications, paginated, newest first."""
 
 from __future__ import annotations
 

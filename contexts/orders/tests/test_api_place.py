@@ -1,4 +1,4 @@
-"""POST /api/orders as API.md describes it: pricing, and every way to get it wrong.
+"""POST /api/orders as docs/api.md describes it: pricing, and every way to get it wrong.
 
 Every rejected request answers 4xx JSON and stores nothing.
 """

@@ -1,4 +1,4 @@
-"""Idempotency-Key on POST /api/orders (API.md, RELIABILITY H1)."""
+"""Idempotency-Key on POST /api/orders (docs/api.md; a retried POST has one effect)."""
 
 from __future__ import annotations
 

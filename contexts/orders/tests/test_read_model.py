@@ -1,4 +1,4 @@
-"""The order list's read model, fed by the orders' own events (RELIABILITY M9).
+"""The order list's read model, fed by the orders' own events, in any order.
 
 The handlers are called with the events as the relay would deliver them
 (rebuilt from the outbox rows): once, twice, and in every order.

@@ -192,7 +192,7 @@ def test_a_finished_saga_does_nothing_more(place, make_product, run_saga):
 def test_confirm_failing_once_still_confirms_with_one_charge(
     place, make_product, run_saga, stock_of, monkeypatch
 ):
-    """RELIABILITY S4: after the payment is captured, only forward."""
+    """After the payment is captured, only forward."""
     product = make_product(stock=2)
     order_id = place(product)
     real_commit = inventory.commit_stock_for_order
@@ -253,7 +253,7 @@ def test_a_reservation_expired_after_capture_is_refunded_and_cancelled(
 def test_a_runner_dying_after_the_charge_is_resumed_without_a_second_charge(
     place, make_product, run_saga, stock_of, monkeypatch
 ):
-    """RELIABILITY S1: the step is repeated, idempotently, once the lease runs out."""
+    """The step is repeated, idempotently, once the lease runs out."""
     product = make_product(stock=4)
     order_id = place(product, quantity=2)
     real_charge = payments.charge_for_order
@@ -311,7 +311,7 @@ def test_the_sweep_resumes_only_overdue_sagas_once_per_grace_period(place, make_
 
 
 def test_a_step_past_its_deadline_compensates(place, make_product, run_saga, stock_of, monkeypatch):
-    """RELIABILITY S2: a charge that never answers in time ends the order."""
+    """A charge that never answers in time ends the order."""
     product = make_product(stock=2)
     order_id = place(product)
     real_charge = payments.charge_for_order
@@ -392,7 +392,7 @@ def test_cancel_of_a_saga_cancelled_order_is_a_conflict(auth_client, place, make
 def test_a_refund_failing_during_cancel_is_retried_until_done(
     auth_client, place, make_product, run_saga, stock_of, monkeypatch
 ):
-    """RELIABILITY S3: compensations are retried until done, and happen once."""
+    """Compensations are retried until done, and happen once."""
     product = make_product(stock=3)
     order_id = place(product)
     run_saga(order_id)
@@ -461,7 +461,7 @@ def test_concurrent_cancels_cancel_once(user, make_auth_client, make_product, ru
 def test_a_cancel_while_the_saga_is_paying_is_refused(
     auth_client, place, make_product, run_saga, monkeypatch
 ):
-    """RELIABILITY S5: status changes are conditional, so only legal final states occur."""
+    """Status changes are conditional, so only legal final states occur."""
     product = make_product(stock=2)
     order_id = place(product)
     real_charge = payments.charge_for_order

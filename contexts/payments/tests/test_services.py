@@ -159,7 +159,7 @@ def test_tok_fail_once_is_charged_exactly_once_across_two_calls(order_id):
 
 
 def test_a_lost_reply_is_recovered_by_the_retry_without_a_second_charge(order_id):
-    """S6: the gateway charged, then its reply was lost."""
+    """The gateway charged, then its reply was lost."""
     with pytest.raises(PaymentGatewayUnavailable) as raised:
         charge(order_id, "tok_lost_reply")
     assert isinstance(raised.value.__cause__, GatewayTimeout)
@@ -175,7 +175,7 @@ def test_a_lost_reply_is_recovered_by_the_retry_without_a_second_charge(order_id
 
 
 def test_a_hanging_gateway_times_out_as_unavailable(order_id, short_gateway_timeout):
-    """S2: the gateway never answers; the call gives up after the timeout."""
+    """The gateway never answers; the call gives up after the timeout."""
     with pytest.raises(PaymentGatewayUnavailable) as raised:
         charge(order_id, "tok_hang")
 
@@ -196,7 +196,7 @@ def test_a_gateway_that_hangs_once_is_charged_on_the_retry(order_id, short_gatew
 def test_a_pending_payment_given_up_is_voided_and_never_charged_later(
     order_id, short_gateway_timeout
 ):
-    """S2: after the last retry the saga compensates; a late charge request is refused."""
+    """After the last retry the saga compensates; a late charge request is refused."""
     with pytest.raises(PaymentGatewayUnavailable):
         charge(order_id, "tok_hang")
 
@@ -294,7 +294,7 @@ def test_a_captured_payment_is_refunded_once(order_id):
 
 
 def test_a_refund_failing_three_times_then_succeeding_refunds_once(order_id):
-    """S3: the compensation fails 3 times, is retried until done, then delivered again."""
+    """The compensation fails 3 times, is retried until done, then delivered again."""
     charge(order_id, "tok_refund_fail_3")
 
     for _ in range(3):

@@ -1,4 +1,4 @@
-"""The users and auth endpoints of API.md, through HTTP."""
+"""The users and auth endpoints of docs/api.md, through HTTP."""
 
 from __future__ import annotations
 
