@@ -225,6 +225,11 @@ SIMPLE_JWT = {
 LOGIN_MAX_FAILURES = env_int("LOGIN_MAX_FAILURES", 5)
 LOGIN_LOCKOUT_SECONDS = env_int("LOGIN_LOCKOUT_SECONDS", 900)
 
+# --- Readiness probe (config/health.py) ---------------------------------------
+# /health/ready keeps its answer this many seconds per process, so a flood of
+# probes costs one round of database and broker checks per interval (0: none kept).
+HEALTH_READY_CACHE_SECONDS = float(os.environ.get("HEALTH_READY_CACHE_SECONDS") or 1)
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "Shop API",
     "DESCRIPTION": "E-commerce backend: a Django modular monolith with extractable contexts.",
