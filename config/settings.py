@@ -53,9 +53,12 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    # Before staticfiles: runserver leaves /static/ to whitenoise, as gunicorn does.
+    "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and Redoc served from /static/, no CDN
     # Refresh tokens rotate; a used one is blacklisted (tables on the users database).
     "rest_framework_simplejwt.token_blacklist",
     "contexts.kernel",
@@ -73,6 +76,7 @@ MIDDLEWARE = [
     "contexts.kernel.middleware.BodySizeLimitMiddleware",
     "contexts.kernel.middleware.CorrelationIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -137,8 +141,25 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+
+# --- Static files (whitenoise; docs/static-files.md) ---------------------------
+# The web process serves /static/ itself, DEBUG on or off, from STATIC_ROOT as
+# `manage.py collectstatic` fills it (the Dockerfile, `make run` and compose run
+# it). Names carry a content hash from collectstatic's manifest, so browsers may
+# cache them forever, and each file is stored gzipped beside it. STATIC_MANIFEST=0
+# uses plain names that need no collectstatic (`make test`: the suite collects
+# into a temporary STATIC_ROOT only where it checks the served files).
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(os.environ.get("STATIC_ROOT") or BASE_DIR / "staticfiles")
+STATIC_MANIFEST = env_bool("STATIC_MANIFEST", True)
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if STATIC_MANIFEST
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
 
 # Request bodies over 1 MB are answered 413 by BodySizeLimitMiddleware.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
@@ -238,6 +259,18 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": "/api",
 }
+
+# The API docs' pages load Swagger UI and Redoc from this deployment's /static/
+# (drf-spectacular-sidecar), nothing from a CDN, and Swagger UI calls no online
+# validator: they work offline and leak nothing to third parties.
+SPECTACULAR_SETTINGS.update(
+    {
+        "SWAGGER_UI_DIST": "SIDECAR",
+        "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+        "REDOC_DIST": "SIDECAR",
+        "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
+    }
+)
 
 # --- Celery ----------------------------------------------------------------
 # At-least-once delivery (RELIABILITY.md): late ack, requeue on worker loss,
