@@ -66,4 +66,4 @@ format: install
 	$(BIN)/ruff format .
 
 clean:
-	rm -rf $(VENV) db.sqlite3 celery-broker.sqlite3 celerybeat-schedule* .run
+	rm -rf $(VENV) db.sqlite3 celery-broker.sqlite3 celerybeat-schedule* .run staticfiles
