@@ -9,7 +9,7 @@ PY := $(BIN)/python
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/shop
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
 TEST_ENV = DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL) \
-	SECRET_KEY=test-only-secret-key-not-for-production DEBUG=0 API_THROTTLE=0
+	SECRET_KEY=test-only-secret-key-not-for-production DEBUG=0 API_THROTTLE=0 STATIC_MANIFEST=0
 ARGS ?=
 
 .PHONY: install run test test-split lint format check-deploy bench clean
@@ -23,10 +23,14 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 ## Embedded mode: SQLite + SQLAlchemy-on-SQLite broker; web, worker and beat.
+## `make run WEB=gunicorn`: the web process as in production (gunicorn, DEBUG off).
+WEB ?= runserver
+PORT ?= 8000
 run: install
 	DEBUG=1 $(PY) manage.py migrate --noinput
 	DEBUG=1 $(PY) manage.py seed_demo
-	DEBUG=1 PYTHON=$(PY) bash scripts/run_embedded.sh
+	DEBUG=1 $(PY) manage.py collectstatic --noinput --verbosity 0
+	PYTHON=$(PY) WEB=$(WEB) PORT=$(PORT) bash scripts/run_embedded.sh
 
 ## The whole suite against PostgreSQL and Redis (shared database mode).
 test: install
@@ -66,4 +70,4 @@ format: install
 	$(BIN)/ruff format .
 
 clean:
-	rm -rf $(VENV) db.sqlite3 celery-broker.sqlite3 celerybeat-schedule* .run
+	rm -rf $(VENV) db.sqlite3 celery-broker.sqlite3 celerybeat-schedule* .run staticfiles

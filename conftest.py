@@ -26,10 +26,16 @@ def pytest_collection_modifyitems(items):
 
 @pytest.fixture(autouse=True)
 def _clear_cache():
-    """Throttle counters and login lockouts live in the Django cache: each test starts clean."""
+    """Throttle counters and login lockouts live in the Django cache: each test starts clean.
+
+    So does the readiness probe's answer, kept in the process (config/health.py).
+    """
     from django.core.cache import cache
 
+    from config.health import reset_readiness_cache
+
     cache.clear()
+    reset_readiness_cache()
 
 
 @pytest.fixture

@@ -1,7 +1,17 @@
-"""Liveness and readiness probes."""
+"""Liveness and readiness probes.
+
+Readiness runs ``SELECT 1`` on every database and opens a broker connection;
+its answer is kept for ``HEALTH_READY_CACHE_SECONDS`` in the process, so a
+flood of probes costs one round of checks per process per interval (a failing
+answer is kept too: a struggling dependency is not hammered by its probes).
+"""
 
 from __future__ import annotations
 
+import threading
+from time import monotonic
+
+from django.conf import settings
 from django.db import connections
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
@@ -42,9 +52,46 @@ def _check_broker() -> str:
 
 CHECKS = {"database": _check_databases, "broker": _check_broker}
 
+_lock = threading.Lock()
+#: ``(checked_at, checks)`` of the last readiness check in this process.
+_last: tuple[float, dict[str, str]] | None = None
+
+
+def _run_checks() -> dict[str, str]:
+    checks: dict[str, str] = {}
+    for name, check in CHECKS.items():
+        try:
+            checks[name] = check()
+        except Exception as exc:
+            checks[name] = f"error: {type(exc).__name__}"
+    return checks
+
+
+def readiness_checks() -> dict[str, str]:
+    """Each dependency's state (``"ok"`` or ``"error: <type>"``), at most the setting's age."""
+    global _last
+    ttl = settings.HEALTH_READY_CACHE_SECONDS
+    last = _last
+    if last is not None and monotonic() - last[0] < ttl:
+        return last[1]
+    # One thread checks while the others wait for its answer, not beside it.
+    with _lock:
+        last = _last
+        if last is not None and monotonic() - last[0] < ttl:
+            return last[1]
+        checks = _run_checks()
+        _last = (monotonic(), checks)
+        return checks
+
+
+def reset_readiness_cache() -> None:
+    """Forget the last readiness answer (tests start from a clean process state)."""
+    global _last
+    _last = None
+
 
 class ReadyView(APIView):
-    """200 when every dependency answers; 503 naming the one that does not."""
+    """200 when every dependency answers; 503 naming the one that does not (cached briefly)."""
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
@@ -64,12 +111,7 @@ class ReadyView(APIView):
         },
     )
     def get(self, request):
-        checks: dict[str, str] = {}
-        for name, check in CHECKS.items():
-            try:
-                checks[name] = check()
-            except Exception as exc:
-                checks[name] = f"error: {type(exc).__name__}"
+        checks = readiness_checks()
         ready = all(value == "ok" for value in checks.values())
         return Response(
             {"status": "ready" if ready else "unavailable", "checks": checks},

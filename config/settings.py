@@ -39,9 +39,12 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    # Before staticfiles: runserver leaves /static/ to whitenoise, as gunicorn does.
+    "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and Redoc served from /static/, no CDN
     # Refresh tokens rotate; a used one is blacklisted (tables on the users database).
     "rest_framework_simplejwt.token_blacklist",
     "contexts.kernel",
@@ -63,6 +66,7 @@ MIDDLEWARE = [
     "contexts.kernel.middleware.BodySizeLimitMiddleware",
     "contexts.kernel.middleware.CorrelationIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -127,8 +131,25 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+
+# --- Static files (whitenoise; docs/static-files.md) ---------------------------
+# The web process serves /static/ itself, DEBUG on or off, from STATIC_ROOT as
+# `manage.py collectstatic` fills it (the Dockerfile, `make run` and compose run
+# it). Names carry a content hash from collectstatic's manifest, so browsers may
+# cache them forever, and each file is stored gzipped beside it. STATIC_MANIFEST=0
+# uses plain names that need no collectstatic (`make test`: the suite collects
+# into a temporary STATIC_ROOT only where it checks the served files).
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(os.environ.get("STATIC_ROOT") or BASE_DIR / "staticfiles")
+STATIC_MANIFEST = env_bool("STATIC_MANIFEST", True)
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if STATIC_MANIFEST
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
 
 # Request bodies over 1 MB are answered 413 by BodySizeLimitMiddleware.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
@@ -213,6 +234,11 @@ SIMPLE_JWT = {
 LOGIN_MAX_FAILURES = env_int("LOGIN_MAX_FAILURES", 5)
 LOGIN_LOCKOUT_SECONDS = env_int("LOGIN_LOCKOUT_SECONDS", 900)
 
+# --- Readiness probe (config/health.py) ---------------------------------------
+# /health/ready keeps its answer this many seconds per process, so a flood of
+# probes costs one round of database and broker checks per interval (0: none kept).
+HEALTH_READY_CACHE_SECONDS = float(os.environ.get("HEALTH_READY_CACHE_SECONDS") or 1)
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "Shop API",
     "DESCRIPTION": "E-commerce backend: a Django modular monolith with extractable contexts.",
@@ -221,6 +247,18 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": "/api",
 }
+
+# The API docs' pages load Swagger UI and Redoc from this deployment's /static/
+# (drf-spectacular-sidecar), nothing from a CDN, and Swagger UI calls no online
+# validator: they work offline and leak nothing to third parties.
+SPECTACULAR_SETTINGS.update(
+    {
+        "SWAGGER_UI_DIST": "SIDECAR",
+        "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+        "REDOC_DIST": "SIDECAR",
+        "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
+    }
+)
 
 # --- Celery ----------------------------------------------------------------
 # At-least-once delivery (docs/reliability.md): late ack, requeue on worker loss,

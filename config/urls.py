@@ -3,9 +3,14 @@
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import (
+    SpectacularAPIView,
+    SpectacularRedocView,
+    SpectacularSwaggerView,
+)
 
 from config import health
+from contexts.users.admin_login import admin_login
 
 handler400 = "contexts.kernel.api.bad_request"
 handler403 = "contexts.kernel.api.permission_denied"
@@ -17,6 +22,13 @@ urlpatterns = [
     path("health/ready", health.ReadyView.as_view(), name="health-ready"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path(
+        "api/redoc/",
+        SpectacularRedocView.as_view(url_name="schema", template_name="api_docs/redoc.html"),
+        name="redoc",
+    ),
+    # The admin's sign-in with the API's limits (per-IP allowance, per-email lockout).
+    path("admin/login/", admin_login),
     path("admin/", admin.site.urls),
     path("api/", include("contexts.users.urls")),
     path("api/", include("contexts.catalog.urls")),

@@ -34,6 +34,15 @@ def test_docs_serve_swagger_ui(api_client):
     assert b"swagger" in response.content.lower()
 
 
+@pytest.mark.django_db
+def test_redoc_serves_the_same_schema(api_client):
+    response = api_client.get("/api/redoc/")
+
+    assert response.status_code == 200
+    assert b"redoc" in response.content.lower()
+    assert b"/api/schema/" in response.content
+
+
 def test_unknown_path_is_a_json_404(api_client):
     response = api_client.get("/no/such/path")
 

@@ -8,7 +8,12 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.db import models
 
+from contexts.users.admin_login import LockoutAdminAuthenticationForm
 from contexts.users.models import User, UserPreferences, UserProfile, normalize_email
+
+# A refused admin sign-in counts towards the email's lockout like a refused API one
+# (the limits themselves are applied by admin_login.admin_login, mounted at /admin/login/).
+admin.site.login_form = LockoutAdminAuthenticationForm
 
 
 class _EmailNormalizingForm(forms.ModelForm):

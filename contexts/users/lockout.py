@@ -7,6 +7,10 @@ with the right password too, until ``LOGIN_LOCKOUT_SECONDS`` after the failure
 that locked it. Unknown emails count like known ones, so the answer tells
 nothing about which accounts exist. A successful sign-in clears the count.
 
+Both doors to an account count here, together: ``POST /api/auth/token`` (the
+token serializer) and the admin's ``POST /admin/login/`` (``admin_login``), so
+failures through either add up and a lock shuts both.
+
 State lives in the Django cache (shared by every web process when
 ``CACHE_URL`` points at Redis; per process with the local-memory default).
 The per-IP ``auth`` throttle bounds guesses across many emails.

@@ -75,6 +75,7 @@ ENDPOINTS: dict[str, Endpoint] = {
     "health-ready": Endpoint("GET", "/health/ready", None, anyone(200)),
     "schema": Endpoint("GET", "/api/schema/", None, anyone(200)),
     "docs": Endpoint("GET", "/api/docs/", None, anyone(200)),
+    "redoc": Endpoint("GET", "/api/redoc/", None, anyone(200)),
     # --- users and auth
     "register": Endpoint("POST", "/api/users", _registration, anyone(201)),
     "token": Endpoint("POST", "/api/auth/token", _credentials, anyone(200)),
