@@ -153,6 +153,13 @@ PAYMENT_GATEWAY = os.environ.get(
     "PAYMENT_GATEWAY", "contexts.payments.simulated_gateway.SimulatedGateway"
 )
 PAYMENT_GATEWAY_TIMEOUT_SECONDS = float(os.environ.get("PAYMENT_GATEWAY_TIMEOUT_SECONDS") or 10)
+# Reconciliation (payments.reconcile_payments, beat): how often it runs, and how
+# long a payment left pending, voided unconfirmed or owed must be unchanged
+# before it settles it against the gateway (the saga is given the time first).
+PAYMENTS_RECONCILE_INTERVAL_SECONDS = float(
+    os.environ.get("PAYMENTS_RECONCILE_INTERVAL_SECONDS") or 60
+)
+PAYMENTS_RECONCILE_AFTER_SECONDS = float(os.environ.get("PAYMENTS_RECONCILE_AFTER_SECONDS") or 300)
 
 # Throttle counters must be shared by every web process: set CACHE_URL to a
 # Redis URL in production (the local-memory default is per process).
@@ -301,6 +308,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 30.0,
         "options": {"expires": 30},
     },
+    "payments.reconcile_payments": {
+        "task": "payments.reconcile_payments",
+        "schedule": PAYMENTS_RECONCILE_INTERVAL_SECONDS,
+        "options": {"expires": PAYMENTS_RECONCILE_INTERVAL_SECONDS},
+    },
     "orders.purge_idempotency_keys": {
         "task": "orders.purge_idempotency_keys",
         "schedule": 3600.0,
@@ -324,6 +336,9 @@ CELERY_BEAT_SCHEDULE = {
 # the payment that is still unfinished after its deadline compensates.
 ORDERS_PAYMENT_MAX_ATTEMPTS = env_int("ORDERS_PAYMENT_MAX_ATTEMPTS", 4)
 ORDERS_SAGA_MAX_ATTEMPTS = env_int("ORDERS_SAGA_MAX_ATTEMPTS", 8)
+# Attempts of a step after the payment (confirm) or of a compensation (release,
+# refund, restock) before the saga stops in NEEDS_ATTENTION for staff to resume.
+ORDERS_SAGA_COMPENSATION_MAX_ATTEMPTS = env_int("ORDERS_SAGA_COMPENSATION_MAX_ATTEMPTS", 25)
 ORDERS_SAGA_RETRY_BASE_SECONDS = float(os.environ.get("ORDERS_SAGA_RETRY_BASE_SECONDS") or 0.2)
 ORDERS_SAGA_RETRY_MAX_SECONDS = float(os.environ.get("ORDERS_SAGA_RETRY_MAX_SECONDS") or 30)
 ORDERS_SAGA_LEASE_SECONDS = float(os.environ.get("ORDERS_SAGA_LEASE_SECONDS") or 60)

@@ -7,7 +7,7 @@ from uuid import UUID
 from django.db.models import QuerySet
 
 from contexts.orders.errors import OrderNotFound
-from contexts.orders.models import Order, OrderEvent, OrderSummary
+from contexts.orders.models import Order, OrderEvent, OrderSummary, SagaState, SagaStatus
 
 
 def order_with_items(*, order_id: UUID) -> Order | None:
@@ -34,3 +34,12 @@ def order_history(*, order_id: UUID) -> list[OrderEvent]:
 def order_summaries_for_user(*, user_id: UUID) -> QuerySet[OrderSummary]:
     """The user's orders from the read model, newest first (one query per page)."""
     return OrderSummary.objects.filter(user_id=user_id).order_by("-created_at", "-order_id")
+
+
+def sagas_needing_attention() -> QuerySet[SagaState]:
+    """Sagas stopped for staff (NEEDS_ATTENTION), oldest first, with their orders."""
+    return (
+        SagaState.objects.select_related("order")
+        .filter(status=SagaStatus.NEEDS_ATTENTION)
+        .order_by("updated_at")
+    )
