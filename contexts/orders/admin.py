@@ -11,7 +11,6 @@ from __future__ import annotations
 from django.contrib import admin, messages
 
 from contexts.orders import services
-
 from contexts.orders.models import (
     IdempotencyRecord,
     Order,
