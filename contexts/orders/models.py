@@ -42,6 +42,8 @@ class HistoryType(models.TextChoices):
     #: The refund did not go through yet (the order is cancelled, its stock given
     #: back); the saga keeps trying.
     PAYMENT_REFUND_PENDING = "PAYMENT_REFUND_PENDING"
+    #: The gateway confirmed that no payment was taken after all: nothing to refund.
+    PAYMENT_NOT_TAKEN = "PAYMENT_NOT_TAKEN"
     #: The refund could not be completed within the saga's attempts: staff finish it.
     PAYMENT_REFUND_AWAITS_STAFF = "PAYMENT_REFUND_AWAITS_STAFF"
     #: Processing stopped on an error retrying could not fix: staff resume it.

@@ -712,9 +712,14 @@ def _refund_payment(state: SagaState) -> SagaState | None:
     except Exception as exc:
         _retry(state, exc)
         return None
-    return _transition(
-        state, step=SagaStep.DONE, entries=[_refunded_entry(refund)] if refund else []
-    )
+    if refund is None:
+        entry = Entry(
+            HistoryType.PAYMENT_NOT_TAKEN,
+            {"reason": "the payment gateway confirmed that no payment was taken"},
+        )
+    else:
+        entry = _refunded_entry(refund)
+    return _transition(state, step=SagaStep.DONE, entries=[entry])
 
 
 def _finished(state: SagaState) -> None:

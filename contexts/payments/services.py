@@ -270,6 +270,10 @@ def payments_reconcile(*, limit: int = 200) -> int:
         except PaymentError as exc:
             logger.warning("could not settle the payment of order %s: %s", order_id, exc)
             continue
+        except Exception:
+            # One payment's bug must not stop the others from being settled.
+            logger.exception("settling the payment of order %s failed", order_id)
+            continue
         if outcome is not None:
             settled += 1
     if settled:

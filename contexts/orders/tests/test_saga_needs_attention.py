@@ -193,3 +193,28 @@ def test_a_deterministic_failure_while_confirming_stops_after_the_bound(
     assert (state.step, state.status) == ("CONFIRM_ORDER", "NEEDS_ATTENTION")
     assert "ZeroDivisionError" in state.last_error
     assert Order.objects.get(pk=order_id).status == "PENDING"
+
+
+def test_a_payment_the_gateway_cannot_be_asked_about_does_not_hold_the_stock(
+    place, make_product, stock_of, settings
+):
+    """The last charge attempt hung and the status lookup fails: cancel now, settle later."""
+    settings.ORDERS_PAYMENT_MAX_ATTEMPTS = 1
+    settings.PAYMENT_GATEWAY_TIMEOUT_SECONDS = 0.01
+    settings.PAYMENT_GATEWAY = "contexts.payments.tests.gateways.UnreachableLookupGateway"
+    product = make_product(stock=2)
+    order_id = place(product, quantity=2, token="tok_hang")
+
+    saga.saga_advance(order_id=order_id)
+
+    order = Order.objects.get(pk=order_id)
+    assert (order.status, order.cancel_reason) == ("CANCELLED", "PAYMENT_FAILED")
+    assert stock_of(product["id"])["available"] == 2
+    state = SagaState.objects.get(order_id=order_id)
+    assert (state.step, state.status) == ("REFUND_PAYMENT", "ACTIVE")
+    assert types(order_id)[-2:] == ["PAYMENT_REFUND_PENDING", "ORDER_CANCELLED"]
+
+    settings.PAYMENT_GATEWAY = "contexts.payments.simulated_gateway.SimulatedGateway"
+    assert drive(order_id).status == "DONE"
+    assert types(order_id)[-1] == "PAYMENT_NOT_TAKEN"
+    assert payments.get_payment_for_order(order_id=order_id).status == "FAILED"
