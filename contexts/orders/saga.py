@@ -709,6 +709,10 @@ def _refund_payment(state: SagaState) -> SagaState | None:
         return _needs_attention(state, state.last_error or "out of attempts")
     try:
         refund = payments.refund_for_order(order_id=state.order_id)
+    except payments.PaymentRefundRejected as exc:
+        # Final for its key: retrying cannot help, only staff resubmitting it.
+        _needs_attention(state, _error_text(exc))
+        return None
     except Exception as exc:
         _retry(state, exc)
         return None
