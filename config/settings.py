@@ -140,7 +140,7 @@ USE_TZ = True
 # uses plain names that need no collectstatic (`make test`: the suite collects
 # into a temporary STATIC_ROOT only where it checks the served files).
 STATIC_URL = "static/"
-STATIC_ROOT = Path(os.environ.get("STATIC_ROOT") or BASE_DIR / "staticfiles")
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
 STATIC_MANIFEST = env_bool("STATIC_MANIFEST", True)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -162,6 +162,11 @@ INVENTORY_RESERVATION_TTL_SECONDS = env_int("INVENTORY_RESERVATION_TTL_SECONDS",
 # built-in simulated gateway by default) and how long it may take to answer.
 PAYMENT_GATEWAY = env_str("PAYMENT_GATEWAY", "contexts.payments.simulated_gateway.SimulatedGateway")
 PAYMENT_GATEWAY_TIMEOUT_SECONDS = env_float("PAYMENT_GATEWAY_TIMEOUT_SECONDS", 10)
+# Reconciliation (payments.reconcile_payments, beat): how often it runs, and how
+# long a payment left pending, voided unconfirmed or owed must be unchanged
+# before it settles it against the gateway (the saga is given the time first).
+PAYMENTS_RECONCILE_INTERVAL_SECONDS = env_float("PAYMENTS_RECONCILE_INTERVAL_SECONDS", 60)
+PAYMENTS_RECONCILE_AFTER_SECONDS = env_float("PAYMENTS_RECONCILE_AFTER_SECONDS", 300)
 
 # Throttle counters must be shared by every web process: set CACHE_URL to a
 # Redis URL in production (the local-memory default is per process).
@@ -237,7 +242,7 @@ LOGIN_LOCKOUT_SECONDS = env_int("LOGIN_LOCKOUT_SECONDS", 900)
 # --- Readiness probe (config/health.py) ---------------------------------------
 # /health/ready keeps its answer this many seconds per process, so a flood of
 # probes costs one round of database and broker checks per interval (0: none kept).
-HEALTH_READY_CACHE_SECONDS = float(os.environ.get("HEALTH_READY_CACHE_SECONDS") or 1)
+HEALTH_READY_CACHE_SECONDS = env_float("HEALTH_READY_CACHE_SECONDS", 1)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Shop API",
@@ -328,6 +333,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 30.0,
         "options": {"expires": 30},
     },
+    "payments.reconcile_payments": {
+        "task": "payments.reconcile_payments",
+        "schedule": PAYMENTS_RECONCILE_INTERVAL_SECONDS,
+        "options": {"expires": PAYMENTS_RECONCILE_INTERVAL_SECONDS},
+    },
     "orders.purge_idempotency_keys": {
         "task": "orders.purge_idempotency_keys",
         "schedule": 3600.0,
@@ -351,6 +361,9 @@ CELERY_BEAT_SCHEDULE = {
 # the payment that is still unfinished after its deadline compensates.
 ORDERS_PAYMENT_MAX_ATTEMPTS = env_int("ORDERS_PAYMENT_MAX_ATTEMPTS", 4)
 ORDERS_SAGA_MAX_ATTEMPTS = env_int("ORDERS_SAGA_MAX_ATTEMPTS", 8)
+# Attempts of a step after the payment (confirm) or of a compensation (release,
+# refund, restock) before the saga stops in NEEDS_ATTENTION for staff to resume.
+ORDERS_SAGA_COMPENSATION_MAX_ATTEMPTS = env_int("ORDERS_SAGA_COMPENSATION_MAX_ATTEMPTS", 25)
 ORDERS_SAGA_RETRY_BASE_SECONDS = env_float("ORDERS_SAGA_RETRY_BASE_SECONDS", 0.2)
 ORDERS_SAGA_RETRY_MAX_SECONDS = env_float("ORDERS_SAGA_RETRY_MAX_SECONDS", 30)
 ORDERS_SAGA_LEASE_SECONDS = env_float("ORDERS_SAGA_LEASE_SECONDS", 60)

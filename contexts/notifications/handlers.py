@@ -49,18 +49,23 @@ _CANCEL_REASONS = {
     "CUSTOMER_CANCELLED": "you cancelled it",
 }
 
+#: What the customer is told about their money, from ``OrderCancelled.payment``.
+_PAYMENT_OUTCOMES = {
+    "REFUNDED": "The payment taken for it has been refunded.",
+    "NOT_TAKEN": "No payment was taken for it.",
+    "REFUND_PENDING": "Any payment taken for it will be refunded.",
+}
+
 
 @subscribe(OrderCancelled, context=CONTEXT)
 def notify_order_cancelled(event: OrderCancelled) -> None:
     reason = _CANCEL_REASONS.get(event.reason, event.reason.replace("_", " ").lower())
+    payment = _PAYMENT_OUTCOMES.get(event.payment, _PAYMENT_OUTCOMES["REFUND_PENDING"])
     services.notification_create(
         user_id=event.user_id,
         kind=Notification.Kind.ORDER_CANCELLED,
         subject=f"Your order {event.order_id} was cancelled",
-        body=(
-            f"Your order {event.order_id} was cancelled because {reason}.\n\n"
-            "Any payment taken for it is refunded."
-        ),
+        body=(f"Your order {event.order_id} was cancelled because {reason}.\n\n{payment}"),
         source_event_id=event.event_id,
         order_id=event.order_id,
     )

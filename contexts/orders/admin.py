@@ -2,12 +2,15 @@
 
 Everything here is read-only: orders change only through the services and
 the saga, which keep the history, the order row and the read model together.
+The one action, "resume", asks the orders service to run a saga stopped in
+NEEDS_ATTENTION again (it needs the change permission on saga states).
 """
 
 from __future__ import annotations
 
-from django.contrib import admin
+from django.contrib import admin, messages
 
+from contexts.orders import services
 from contexts.orders.models import (
     IdempotencyRecord,
     Order,
@@ -63,7 +66,7 @@ class SagaStateInline(ReadOnlyAdminMixin, admin.StackedInline):
 @admin.register(Order)
 class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("id", "user_id", "status", "cancel_reason", "total", "currency", "created_at")
-    list_filter = ("status", "cancel_reason")
+    list_filter = ("status", "cancel_reason", "saga__status")
     search_fields = ("=id", "=user_id")
     date_hierarchy = "created_at"
     readonly_fields = (
@@ -92,10 +95,37 @@ class OrderEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 @admin.register(SagaState)
 class SagaStateAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("order_id", "step", "status", "attempts", "next_attempt_at", "updated_at")
+    list_display = (
+        "order_id",
+        "step",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "updated_at",
+        "short_error",
+    )
     list_filter = ("status", "step")
     search_fields = ("=order__id",)
     ordering = ("-updated_at",)
+    actions = ("resume",)
+
+    @admin.display(description="last error")
+    def short_error(self, obj: SagaState) -> str:
+        return obj.last_error[:120]
+
+    def has_resume_permission(self, request) -> bool:
+        return request.user.has_perm("orders.change_sagastate")
+
+    @admin.action(description="Resume the selected sagas needing attention", permissions=["resume"])
+    def resume(self, request, queryset) -> None:
+        resumed = [s.order_id for s in queryset if services.order_saga_resume(order_id=s.order_id)]
+        skipped = queryset.count() - len(resumed)
+        if resumed:
+            self.message_user(request, f"{len(resumed)} saga(s) resumed.", messages.SUCCESS)
+        if skipped:
+            self.message_user(
+                request, f"{skipped} saga(s) were not waiting for staff.", messages.WARNING
+            )
 
 
 @admin.register(OrderSummary)

@@ -24,6 +24,11 @@ def step_max_attempts() -> int:
     return max(1, int(_number("ORDERS_SAGA_MAX_ATTEMPTS", 8)))
 
 
+def compensation_max_attempts() -> int:
+    """Attempts of a step after the payment or of a compensation before NEEDS_ATTENTION."""
+    return max(1, int(settings.ORDERS_SAGA_COMPENSATION_MAX_ATTEMPTS))
+
+
 def retry_delay(attempt: int) -> timedelta:
     """Exponential backoff before attempt ``attempt + 1`` (capped)."""
     base = _number("ORDERS_SAGA_RETRY_BASE_SECONDS", 0.2)

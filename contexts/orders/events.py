@@ -48,9 +48,22 @@ class OrderConfirmed(DomainEvent):
     currency: str
 
 
+#: What became of an order's payment when it was cancelled (``OrderCancelled.payment``).
+PAYMENT_REFUNDED = "REFUNDED"
+PAYMENT_NOT_TAKEN = "NOT_TAKEN"
+#: A refund is still to come (a customer cancel, or a refund that has not gone through).
+PAYMENT_REFUND_PENDING = "REFUND_PENDING"
+
+
 @dataclass(frozen=True, kw_only=True)
 class OrderCancelled(DomainEvent):
-    """The order ended CANCELLED; ``reason`` is one of the cancel reasons of docs/api.md."""
+    """The order ended CANCELLED; ``reason`` is one of the cancel reasons of docs/api.md.
+
+    ``payment`` says what became of the payment when the order was cancelled:
+    ``REFUNDED``, ``NOT_TAKEN``, ``REFUND_PENDING``, or empty (not known, e.g.
+    an event stored before the field existed: it is optional, so payloads
+    without it still read, and readers that do not know it ignore it).
+    """
 
     name: ClassVar[str] = "orders.OrderCancelled"
     version: ClassVar[int] = 1
@@ -59,3 +72,4 @@ class OrderCancelled(DomainEvent):
     order_id: UUID
     user_id: UUID
     reason: str
+    payment: str = ""

@@ -39,6 +39,15 @@ class HistoryType(models.TextChoices):
     STOCK_RELEASED = "STOCK_RELEASED"
     STOCK_RESTOCKED = "STOCK_RESTOCKED"
     PAYMENT_REFUNDED = "PAYMENT_REFUNDED"
+    #: The refund did not go through yet (the order is cancelled, its stock given
+    #: back); the saga keeps trying.
+    PAYMENT_REFUND_PENDING = "PAYMENT_REFUND_PENDING"
+    #: The gateway confirmed that no payment was taken after all: nothing to refund.
+    PAYMENT_NOT_TAKEN = "PAYMENT_NOT_TAKEN"
+    #: The refund could not be completed within the saga's attempts: staff finish it.
+    PAYMENT_REFUND_AWAITS_STAFF = "PAYMENT_REFUND_AWAITS_STAFF"
+    #: Processing stopped on an error retrying could not fix: staff resume it.
+    ORDER_AWAITS_STAFF = "ORDER_AWAITS_STAFF"
     ORDER_CONFIRMED = "ORDER_CONFIRMED"
     ORDER_CANCELLED = "ORDER_CANCELLED"
 
@@ -173,12 +182,17 @@ class SagaStep(models.TextChoices):
     COMPENSATE = "COMPENSATE"
     # After a customer cancel of a confirmed order: refund and put stock back.
     REFUND_AND_RESTOCK = "REFUND_AND_RESTOCK"
+    # The order is cancelled and its stock given back; only the refund is left.
+    REFUND_PAYMENT = "REFUND_PAYMENT"
     DONE = "DONE"
 
 
 class SagaStatus(models.TextChoices):
     ACTIVE = "ACTIVE"
     DONE = "DONE"
+    #: Stopped after its attempts on a failure retrying could not fix (e.g. a
+    #: refund the gateway rejects): nothing runs it until staff resume it.
+    NEEDS_ATTENTION = "NEEDS_ATTENTION"
 
 
 class SagaState(models.Model):
@@ -194,7 +208,7 @@ class SagaState(models.Model):
         Order, on_delete=models.CASCADE, primary_key=True, related_name="saga"
     )
     step = models.CharField(max_length=24, choices=SagaStep.choices)
-    status = models.CharField(max_length=8, choices=SagaStatus.choices, default=SagaStatus.ACTIVE)
+    status = models.CharField(max_length=16, choices=SagaStatus.choices, default=SagaStatus.ACTIVE)
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField()
     deadline = models.DateTimeField(null=True, blank=True)
@@ -216,6 +230,12 @@ class SagaState(models.Model):
                 name="saga_due_idx",
                 condition=Q(status="ACTIVE"),
             ),
+            # Staff's list of sagas waiting for them.
+            models.Index(
+                fields=["updated_at"],
+                name="saga_needs_attention_idx",
+                condition=Q(status="NEEDS_ATTENTION"),
+            ),
         ]
         constraints = [
             models.CheckConstraint(
@@ -223,7 +243,7 @@ class SagaState(models.Model):
             ),
             models.CheckConstraint(
                 condition=(Q(status="DONE") & Q(step="DONE"))
-                | (Q(status="ACTIVE") & ~Q(step="DONE")),
+                | (Q(status__in=["ACTIVE", "NEEDS_ATTENTION"]) & ~Q(step="DONE")),
                 name="saga_done_iff_step_done",
             ),
         ]

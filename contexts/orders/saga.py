@@ -16,8 +16,15 @@ reason); transient failures retry with exponential backoff, persisted in
 ``next_attempt_at`` and sent as a short Celery countdown, with
 ``orders.resume_stalled_sagas`` (beat) as the safety net for lost messages
 and dead workers. Once the payment is captured (the pivot) the saga only
-moves forward: confirming retries until it succeeds, except when the
-reservation is gone, which refunds and cancels OUT_OF_STOCK.
+moves forward: confirming retries, except when the reservation is gone,
+which refunds and cancels OUT_OF_STOCK.
+
+Every saga ends. Stock never waits for a refund: a compensation gives the
+stock back and cancels the order first, then refunds (step REFUND_PAYMENT,
+retried). A step after the pivot or a compensation that still fails after
+``ORDERS_SAGA_COMPENSATION_MAX_ATTEMPTS`` (a refund the gateway rejects, a
+bug) stops in ``NEEDS_ATTENTION``, logged at ERROR with its last error, until
+staff resume it (``saga_resume_needing_attention``).
 """
 
 from __future__ import annotations
@@ -38,7 +45,13 @@ from contexts.kernel.correlation import get_correlation_id, reset_correlation_id
 from contexts.kernel.outbox import publish
 from contexts.kernel.transactions import atomic, on_commit
 from contexts.orders import conf, history
-from contexts.orders.events import OrderCancelled, OrderConfirmed
+from contexts.orders.events import (
+    PAYMENT_NOT_TAKEN,
+    PAYMENT_REFUND_PENDING,
+    PAYMENT_REFUNDED,
+    OrderCancelled,
+    OrderConfirmed,
+)
 from contexts.orders.history import Entry
 from contexts.orders.models import (
     CancelReason,
@@ -55,6 +68,17 @@ logger = logging.getLogger(__name__)
 TASK_NAME = "orders.advance_saga"
 #: Steps before the pivot: they give up (compensate) after their deadline.
 BEFORE_PIVOT = frozenset({SagaStep.RESERVE_STOCK, SagaStep.CHARGE_PAYMENT})
+#: Steps after the pivot and compensations: bounded, then NEEDS_ATTENTION.
+BOUNDED = frozenset(
+    {
+        SagaStep.CONFIRM_ORDER,
+        SagaStep.COMPENSATE,
+        SagaStep.REFUND_AND_RESTOCK,
+        SagaStep.REFUND_PAYMENT,
+    }
+)
+#: Steps that may leave a rejected refund for staff to resubmit.
+REFUNDING = frozenset({SagaStep.COMPENSATE, SagaStep.REFUND_AND_RESTOCK, SagaStep.REFUND_PAYMENT})
 #: More steps than a saga can take in one run; a guard against a loop bug.
 MAX_STEPS_PER_RUN = 8
 
@@ -237,11 +261,19 @@ def _transition(
     return state
 
 
+def _error_text(error: BaseException | str) -> str:
+    return error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+
+
 def _retry(state: SagaState, error: BaseException | str, *, entry: Entry | None = None) -> None:
-    """A transient failure: try the same step again after a backoff."""
+    """A failure: try the same step again after a backoff, or stop once a bounded step is out
+    of attempts (NEEDS_ATTENTION)."""
+    message = _error_text(error)
+    if state.step in BOUNDED and state.attempts >= conf.compensation_max_attempts():
+        _needs_attention(state, message)
+        return
     now = timezone.now()
     delay = conf.retry_delay(state.attempts)
-    message = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
     with atomic("orders"):
         moved = SagaState.objects.filter(
             order_id=state.order_id,
@@ -263,6 +295,65 @@ def _retry(state: SagaState, error: BaseException | str, *, entry: Entry | None 
     )
     if delay <= conf.max_countdown():
         enqueue(state.order_id, countdown=delay.total_seconds())
+
+
+def _out_of_attempts(state: SagaState) -> bool:
+    """A bounded step claimed more often than allowed (e.g. its runner keeps dying)."""
+    return state.step in BOUNDED and state.attempts > conf.compensation_max_attempts()
+
+
+def _needs_attention(state: SagaState, message: str) -> None:
+    """Stop the saga for staff: no runner or sweep picks it up until it is resumed."""
+    now = timezone.now()
+    if state.step == SagaStep.REFUND_PAYMENT:
+        entry = Entry(
+            HistoryType.PAYMENT_REFUND_AWAITS_STAFF,
+            {"reason": "the refund could not be completed automatically; our staff complete it"},
+        )
+    else:
+        entry = Entry(
+            HistoryType.ORDER_AWAITS_STAFF,
+            {"reason": "processing stopped on an error; our staff complete it"},
+        )
+    with atomic("orders"):
+        moved = SagaState.objects.filter(
+            order_id=state.order_id,
+            step=state.step,
+            attempts=state.attempts,
+            status=SagaStatus.ACTIVE,
+        ).update(status=SagaStatus.NEEDS_ATTENTION, next_attempt_at=now, last_error=message[:2000])
+        if moved:
+            history.append(order_id=state.order_id, entries=[entry], now=now)
+    if moved:
+        logger.error(
+            "saga of order %s needs attention: %s failed %d time(s); last error: %s",
+            state.order_id,
+            state.step,
+            state.attempts,
+            message,
+        )
+
+
+def saga_resume_needing_attention(*, order_id: UUID) -> bool:
+    """Staff: run a saga stopped in NEEDS_ATTENTION again from its step, with fresh attempts.
+
+    A refund the gateway rejected is resubmitted (under a new key) first.
+    Returns False when the saga was not waiting for staff.
+    """
+    state = SagaState.objects.filter(order_id=order_id, status=SagaStatus.NEEDS_ATTENTION).first()
+    if state is None:
+        return False
+    if state.step in REFUNDING:
+        payments.resubmit_rejected_refund(order_id=order_id)
+    with atomic("orders"):
+        moved = SagaState.objects.filter(
+            order_id=order_id, status=SagaStatus.NEEDS_ATTENTION, step=state.step
+        ).update(status=SagaStatus.ACTIVE, attempts=0, next_attempt_at=timezone.now())
+        if moved:
+            enqueue_on_commit(order_id)
+    if moved:
+        logger.warning("saga of order %s resumed by staff at %s", order_id, state.step)
+    return bool(moved)
 
 
 def _give_up_if_overdue(state: SagaState) -> SagaState | bool | None:
@@ -315,19 +406,67 @@ def _payment_failed(state: SagaState, detail: str) -> SagaState | None:
     )
 
 
-def _cancel_now(state: SagaState, *, reason: str, entries: Sequence[Entry]) -> SagaState | None:
-    """Cancel a PENDING order that holds nothing to give back (e.g. stock never reserved)."""
+def _cancel_now(
+    state: SagaState,
+    *,
+    reason: str,
+    entries: Sequence[Entry],
+    payment: str = PAYMENT_NOT_TAKEN,
+    refund_error: BaseException | None = None,
+) -> SagaState | None:
+    """Cancel a PENDING order that holds nothing more to give back (stock released or never
+    reserved); with ``refund_error`` the refund that failed is left to the REFUND_PAYMENT step."""
     order = state.order
-    event = OrderCancelled(order_id=order.id, user_id=order.user_id, reason=reason)
-    return _transition(
+    event = OrderCancelled(order_id=order.id, user_id=order.user_id, reason=reason, payment=payment)
+    fields: dict[str, Any] = {"cancel_reason": reason}
+    if refund_error is not None:
+        fields.update(_refund_later(state, refund_error))
+    moved = _transition(
         state,
-        step=SagaStep.DONE,
+        step=SagaStep.DONE if refund_error is None else SagaStep.REFUND_PAYMENT,
         entries=[*entries, Entry(HistoryType.ORDER_CANCELLED, {"reason": reason}, event.event_id)],
         expected_status=OrderStatus.PENDING,
         new_status=OrderStatus.CANCELLED,
         cancel_reason=reason,
         event=event,
-        saga_fields={"cancel_reason": reason},
+        saga_fields=fields,
+    )
+    return _refund_scheduled(moved, refund_error)
+
+
+_REFUND_PENDING = Entry(
+    HistoryType.PAYMENT_REFUND_PENDING,
+    {"reason": "the refund has not gone through yet; it is being retried"},
+)
+
+
+def _refund_later(state: SagaState, error: BaseException) -> dict[str, Any]:
+    """Saga fields that leave the refund to REFUND_PAYMENT, due after a backoff."""
+    logger.warning("order %s: refund failed, retried after the cancel: %s", state.order_id, error)
+    return {
+        "attempts": 0,
+        "next_attempt_at": timezone.now() + conf.retry_delay(1),
+        "refund_payment": True,
+        "release_stock": False,
+        "last_error": _error_text(error)[:2000],
+    }
+
+
+def _refund_scheduled(state: SagaState | None, error: BaseException | None) -> SagaState | None:
+    """After moving to REFUND_PAYMENT: stop this run, send the retry (short) or leave it
+    to the sweep."""
+    if state is None or error is None:
+        return state
+    delay = conf.retry_delay(1)
+    if delay <= conf.max_countdown():
+        enqueue(state.order_id, countdown=delay.total_seconds())
+    return None
+
+
+def _refunded_entry(refund: payments.PaymentInfo) -> Entry:
+    return Entry(
+        HistoryType.PAYMENT_REFUNDED,
+        {"payment_id": str(refund.payment_id), "amount": str(refund.amount)},
     )
 
 
@@ -470,6 +609,8 @@ def _charge_payment(state: SagaState) -> SagaState | None:
 
 
 def _confirm_order(state: SagaState) -> SagaState | None:
+    if _out_of_attempts(state):
+        return _needs_attention(state, state.last_error or "out of attempts")
     order = state.order
     try:
         inventory.commit_stock_for_order(order_id=order.id)
@@ -486,7 +627,7 @@ def _confirm_order(state: SagaState) -> SagaState | None:
             refund=True,
         )
     except Exception as exc:
-        # After the pivot only forward: retry until the commit succeeds.
+        # After the pivot only forward: retry the commit (bounded, then staff).
         _retry(state, exc)
         return None
     event = OrderConfirmed(
@@ -503,6 +644,8 @@ def _confirm_order(state: SagaState) -> SagaState | None:
 
 
 def _compensate(state: SagaState) -> SagaState | None:
+    if _out_of_attempts(state):
+        return _needs_attention(state, state.last_error or "out of attempts")
     order = state.order
     reason = state.cancel_reason or CancelReason.OUT_OF_STOCK
     entries: list[Entry] = []
@@ -510,40 +653,77 @@ def _compensate(state: SagaState) -> SagaState | None:
         if state.release_stock:
             inventory.release_stock_for_order(order_id=order.id, reason=reason)
             entries.append(Entry(HistoryType.STOCK_RELEASED, {}))
-        if state.refund_payment:
-            refund = payments.refund_for_order(order_id=order.id)
-            if refund is not None:
-                entries.append(
-                    Entry(
-                        HistoryType.PAYMENT_REFUNDED,
-                        {"payment_id": str(refund.payment_id), "amount": str(refund.amount)},
-                    )
-                )
     except Exception as exc:
-        # Compensations are retried until done.
+        # Compensations are retried (bounded, then staff).
         _retry(state, exc)
         return None
-    return _cancel_now(state, reason=reason, entries=entries)
+    if not state.refund_payment:
+        return _cancel_now(state, reason=reason, entries=entries)
+    try:
+        refund = payments.refund_for_order(order_id=order.id)
+    except Exception as exc:
+        # The stock is back: the order is cancelled now and the refund retried after.
+        return _cancel_now(
+            state,
+            reason=reason,
+            entries=[*entries, _REFUND_PENDING],
+            payment=PAYMENT_REFUND_PENDING,
+            refund_error=exc,
+        )
+    if refund is None:
+        return _cancel_now(state, reason=reason, entries=entries)
+    return _cancel_now(
+        state, reason=reason, entries=[*entries, _refunded_entry(refund)], payment=PAYMENT_REFUNDED
+    )
 
 
 def _refund_and_restock(state: SagaState) -> SagaState | None:
+    if _out_of_attempts(state):
+        return _needs_attention(state, state.last_error or "out of attempts")
     order_id = state.order_id
     try:
-        refund = payments.refund_for_order(order_id=order_id)
+        # Stock first: it never waits for the refund.
         inventory.restock_for_order(order_id=order_id)
     except Exception as exc:
         _retry(state, exc)
         return None
     entries = [Entry(HistoryType.STOCK_RESTOCKED, {})]
-    if refund is not None:
-        entries.insert(
-            0,
-            Entry(
-                HistoryType.PAYMENT_REFUNDED,
-                {"payment_id": str(refund.payment_id), "amount": str(refund.amount)},
-            ),
+    try:
+        refund = payments.refund_for_order(order_id=order_id)
+    except Exception as exc:
+        moved = _transition(
+            state,
+            step=SagaStep.REFUND_PAYMENT,
+            entries=[*entries, _REFUND_PENDING],
+            saga_fields=_refund_later(state, exc),
         )
+        return _refund_scheduled(moved, exc)
+    if refund is not None:
+        entries.insert(0, _refunded_entry(refund))
     return _transition(state, step=SagaStep.DONE, entries=entries)
+
+
+def _refund_payment(state: SagaState) -> SagaState | None:
+    """The order is cancelled and its stock back; only the refund is left."""
+    if _out_of_attempts(state):
+        return _needs_attention(state, state.last_error or "out of attempts")
+    try:
+        refund = payments.refund_for_order(order_id=state.order_id)
+    except payments.PaymentRefundRejected as exc:
+        # Final for its key: retrying cannot help, only staff resubmitting it.
+        _needs_attention(state, _error_text(exc))
+        return None
+    except Exception as exc:
+        _retry(state, exc)
+        return None
+    if refund is None:
+        entry = Entry(
+            HistoryType.PAYMENT_NOT_TAKEN,
+            {"reason": "the payment gateway confirmed that no payment was taken"},
+        )
+    else:
+        entry = _refunded_entry(refund)
+    return _transition(state, step=SagaStep.DONE, entries=[entry])
 
 
 def _finished(state: SagaState) -> None:
@@ -556,5 +736,6 @@ _STEPS: dict[str, Callable[[SagaState], SagaState | None]] = {
     SagaStep.CONFIRM_ORDER: _confirm_order,
     SagaStep.COMPENSATE: _compensate,
     SagaStep.REFUND_AND_RESTOCK: _refund_and_restock,
+    SagaStep.REFUND_PAYMENT: _refund_payment,
     SagaStep.DONE: _finished,
 }

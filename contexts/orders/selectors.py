@@ -8,7 +8,7 @@ from uuid import UUID
 from django.db.models import QuerySet
 
 from contexts.orders.errors import OrderNotFound
-from contexts.orders.models import Order, OrderEvent, OrderSummary
+from contexts.orders.models import Order, OrderEvent, OrderSummary, SagaState, SagaStatus
 
 
 def order_with_items(*, order_id: UUID) -> Order | None:
@@ -55,3 +55,12 @@ def order_summaries_filter(
     if created_before is not None:
         summaries = summaries.filter(created_at__lte=created_before)
     return summaries
+
+
+def sagas_needing_attention() -> QuerySet[SagaState]:
+    """Sagas stopped for staff (NEEDS_ATTENTION), oldest first, with their orders."""
+    return (
+        SagaState.objects.select_related("order")
+        .filter(status=SagaStatus.NEEDS_ATTENTION)
+        .order_by("updated_at")
+    )

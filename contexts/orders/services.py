@@ -30,7 +30,12 @@ from contexts.orders.errors import (
     InvalidOrder,
     OrderConflict,
 )
-from contexts.orders.events import OrderCancelled, OrderLine, OrderPlaced
+from contexts.orders.events import (
+    PAYMENT_REFUND_PENDING,
+    OrderCancelled,
+    OrderLine,
+    OrderPlaced,
+)
 from contexts.orders.history import Entry
 from contexts.orders.models import (
     CancelReason,
@@ -275,7 +280,10 @@ def order_cancel(*, order_id: UUID, actor_id: UUID, actor_is_staff: bool) -> Ord
     order = order_for_actor(order_id=order_id, actor_id=actor_id, actor_is_staff=actor_is_staff)
     now = timezone.now()
     event = OrderCancelled(
-        order_id=order.id, user_id=order.user_id, reason=CancelReason.CUSTOMER_CANCELLED
+        order_id=order.id,
+        user_id=order.user_id,
+        reason=CancelReason.CUSTOMER_CANCELLED,
+        payment=PAYMENT_REFUND_PENDING,
     )
     with atomic("orders"):
         appended = history.append(
@@ -303,6 +311,12 @@ def order_cancel(*, order_id: UUID, actor_id: UUID, actor_is_staff: bool) -> Ord
         publish(event)
     saga.saga_advance_claimed(order_id=order.id)
     return order_with_items(order_id=order.id)
+
+
+def order_saga_resume(*, order_id: UUID) -> bool:
+    """Staff: resume an order's saga stopped in NEEDS_ATTENTION (e.g. once the PSP accepts
+    a refund it had rejected); returns False when it was not waiting for staff."""
+    return saga.saga_resume_needing_attention(order_id=order_id)
 
 
 def idempotency_keys_purge() -> int:

@@ -48,7 +48,7 @@ class GatewayTimeout(GatewayError):
 
 
 class PaymentGateway(Protocol):
-    """What payments needs from a PSP. Both calls are idempotent per ``idempotency_key``.
+    """What payments needs from a PSP. Every call is idempotent per ``idempotency_key``.
 
     A business refusal is a ``declined`` result; anything that leaves the
     outcome unknown raises :class:`GatewayError` (or :class:`GatewayTimeout`).
@@ -61,6 +61,16 @@ class PaymentGateway(Protocol):
     def refund(
         self, *, idempotency_key: str, charge_reference: str, amount: Decimal, currency: str
     ) -> GatewayResult: ...
+
+    def lookup(self, *, idempotency_key: str) -> GatewayResult | None:
+        """What the request sent with ``idempotency_key`` came to, without sending it again.
+
+        The stored definitive answer (approved with its reference, or declined),
+        or None when the gateway holds no definitive outcome for the key (it never
+        received the request, or it took no action). Safe to call any number of
+        times; raises :class:`GatewayError` when the gateway cannot be asked.
+        """
+        ...
 
 
 def get_gateway() -> PaymentGateway:

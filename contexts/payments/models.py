@@ -21,6 +21,7 @@ class PaymentStatus(models.TextChoices):
     CAPTURED = "CAPTURED"
     DECLINED = "DECLINED"
     #: Voided before any capture was known: the order gave it up (see services).
+    #: ``void_confirmed_at`` says whether the gateway has confirmed nothing was taken.
     FAILED = "FAILED"
     REFUNDED = "REFUNDED"
 
@@ -28,7 +29,8 @@ class PaymentStatus(models.TextChoices):
 class RefundStatus(models.TextChoices):
     PENDING = "PENDING"
     SUCCEEDED = "SUCCEEDED"
-    #: The gateway refused it (e.g. it does not know the charge): needs a human.
+    #: The gateway refused it (e.g. it does not know the charge): needs a human,
+    #: who may resubmit it (with a new idempotency key) once the PSP accepts it.
     REJECTED = "REJECTED"
 
 
@@ -38,6 +40,8 @@ class AttemptOutcome(models.TextChoices):
     #: Transient error: the outcome is unknown, the call is retried with the same key.
     ERROR = "ERROR"
     TIMEOUT = "TIMEOUT"
+    #: A lookup: the gateway holds no definitive outcome for the key (nothing was taken).
+    NOT_FOUND = "NOT_FOUND"
 
 
 class Payment(models.Model):
@@ -58,6 +62,9 @@ class Payment(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     #: When the order gave the payment up (a refund or a void was asked for).
     abandoned_at = models.DateTimeField(null=True, blank=True)
+    #: When the gateway confirmed that a voided (FAILED) payment's charge took nothing;
+    #: null while that is unknown, which the reconciliation job settles.
+    void_confirmed_at = models.DateTimeField(null=True, blank=True)
     captured_at = models.DateTimeField(null=True, blank=True)
     refunded_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -94,6 +101,9 @@ class Refund(models.Model):
     reason = models.CharField(max_length=200, blank=True, default="")
     last_error = models.CharField(max_length=500, blank=True, default="")
     attempts = models.PositiveIntegerField(default=0)
+    #: Times staff resubmitted it after a rejection; each resubmission is a new
+    #: request to the gateway, so it gets a new idempotency key (see services).
+    resubmissions = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -116,6 +126,8 @@ class GatewayAttempt(models.Model):
     class Kind(models.TextChoices):
         CHARGE = "CHARGE"
         REFUND = "REFUND"
+        #: What a charge key came to, asked without charging again.
+        LOOKUP = "LOOKUP"
 
     Outcome = AttemptOutcome
 
@@ -129,7 +141,7 @@ class GatewayAttempt(models.Model):
     )
     kind = models.CharField(max_length=8, choices=Kind.choices)
     idempotency_key = models.CharField(max_length=200)
-    outcome = models.CharField(max_length=8, choices=Outcome.choices)
+    outcome = models.CharField(max_length=9, choices=Outcome.choices)
     gateway_reference = models.CharField(max_length=100, blank=True, default="")
     error = models.CharField(max_length=500, blank=True, default="")
     duration_ms = models.PositiveIntegerField()
@@ -140,7 +152,7 @@ class GatewayAttempt(models.Model):
         indexes = [models.Index(fields=["idempotency_key"], name="payments_attempt_key_idx")]
         constraints = [
             models.CheckConstraint(
-                condition=(Q(kind="CHARGE") & Q(refund__isnull=True))
+                condition=(Q(kind__in=["CHARGE", "LOOKUP"]) & Q(refund__isnull=True))
                 | (Q(kind="REFUND") & Q(refund__isnull=False)),
                 name="gateway_attempt_kind_matches_refund",
             ),

@@ -41,6 +41,15 @@ class PaymentAbandoned(PaymentDeclined):
     """
 
 
+class PaymentRefundRejected(PaymentError):
+    """The gateway refused the refund: retrying cannot help; staff must resubmit it.
+
+    See ``resubmit_rejected_refund``.
+    """
+
+    code = "payment_refund_rejected"
+
+
 class PaymentGatewayUnavailable(PaymentError):
     """The gateway gave no definitive answer (error or timeout): retry with backoff.
 
@@ -78,17 +87,32 @@ def charge_for_order(
 def refund_for_order(*, order_id: UUID) -> PaymentInfo | None:
     """Give the order's payment back, once; returns it (``REFUNDED``), or None.
 
-    None means there was nothing to refund: no payment, or none captured (a
-    payment still pending is voided, so a late charge request cannot capture
-    it). A payment already refunded is returned as it is. The gateway is called
-    with the key ``refund:<order_id>`` and ``PaymentRefunded`` is published.
+    None means nothing was taken: no payment, or none captured. A payment
+    still pending is voided first (so a late charge request cannot capture it),
+    then the gateway is asked what the charge key came to: a capture it made
+    (e.g. one whose reply was lost) is recorded and refunded, and only "nothing
+    captured" returns None. A payment already refunded is returned as it is.
+    The refund is sent with the key ``refund:<order_id>`` and
+    ``PaymentRefunded`` is published.
 
     Raises ``PaymentGatewayUnavailable`` when the gateway gave no definitive
-    answer (retry until done), ``PaymentError`` when the gateway refused it.
+    answer (retry; the reconciliation job settles it too), ``PaymentRefundRejected``
+    when the gateway refused the refund (final until staff resubmit it).
     """
     from contexts.payments import services
 
     return services.payment_refund(order_id=order_id)
+
+
+def resubmit_rejected_refund(*, order_id: UUID) -> bool:
+    """Make the order's rejected refund due again (staff, once the PSP accepts it).
+
+    The next ``refund_for_order`` sends it to the gateway under a new
+    idempotency key. Returns False when the order has no rejected refund.
+    """
+    from contexts.payments import services
+
+    return services.payment_resubmit_refund(order_id=order_id)
 
 
 def get_payment_for_order(*, order_id: UUID) -> PaymentInfo | None:

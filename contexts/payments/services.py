@@ -22,10 +22,13 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from typing import NoReturn
 from uuid import UUID
 
+from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 
 from contexts.kernel.outbox import publish
@@ -45,6 +48,7 @@ from contexts.payments.public import (
     PaymentError,
     PaymentGatewayUnavailable,
     PaymentInfo,
+    PaymentRefundRejected,
 )
 from contexts.payments.selectors import payment_info
 
@@ -62,9 +66,10 @@ def charge_key(order_id: UUID) -> str:
     return f"charge:{order_id}"
 
 
-def refund_key(order_id: UUID) -> str:
-    """The gateway idempotency key of the order's refund."""
-    return f"refund:{order_id}"
+def refund_key(order_id: UUID, resubmission: int = 0) -> str:
+    """The gateway idempotency key of the order's refund (a new one per staff resubmission)."""
+    key = f"refund:{order_id}"
+    return f"{key}:{resubmission}" if resubmission else key
 
 
 def payment_charge(
@@ -141,22 +146,37 @@ def payment_refund(*, order_id: UUID) -> PaymentInfo | None:
         if payment.status == Payment.Status.REFUNDED:
             return payment_info(payment)
         if payment.status == Payment.Status.PENDING:
-            # Void it: a charge request still in flight or arriving late must
-            # not capture for an order that gave up (see payment_charge).
+            # Void it first: a charge request still in flight or arriving late must
+            # not capture for an order that gave up (see payment_charge). Whether
+            # the last request took the money is asked of the gateway just below.
             payment.status = Payment.Status.FAILED
             payment.save(update_fields=["status", "updated_at"])
+        if payment.status == Payment.Status.FAILED:
+            if payment.void_confirmed_at is not None:
+                return None
+            refund = None
+        elif payment.status != Payment.Status.CAPTURED:
             return None
-        if payment.status != Payment.Status.CAPTURED:
-            return None
-        refund = Refund.objects.select_for_update().filter(payment=payment).first()
-        if refund is None:
-            refund = Refund.objects.create(
-                payment=payment, amount=payment.amount, currency=payment.currency
-            )
-        refund.attempts += 1
-        refund.save(update_fields=["attempts", "updated_at"])
+        else:
+            refund = Refund.objects.select_for_update().filter(payment=payment).first()
+            if refund is None:
+                refund = Refund.objects.create(
+                    payment=payment, amount=payment.amount, currency=payment.currency
+                )
+            if refund.status == Refund.Status.REJECTED:
+                # A rejection is final for its key: only staff resubmitting it helps.
+                raise PaymentRefundRejected(f"The gateway refused the refund: {refund.reason}.")
+            refund.attempts += 1
+            refund.save(update_fields=["attempts", "updated_at"])
 
-    key = refund_key(order_id)
+    if refund is None:
+        # Voided while the outcome of the charge was unknown: settle it with the
+        # gateway. A capture is recorded and then refunded like any other.
+        if not _settle_voided_charge(payment):
+            return None
+        return payment_refund(order_id=order_id)
+
+    key = refund_key(order_id, refund.resubmissions)
     call = _call_gateway(
         lambda gateway: gateway.refund(
             idempotency_key=key,
@@ -188,8 +208,77 @@ def payment_refund(*, order_id: UUID) -> PaymentInfo | None:
     call.raise_unavailable()
     if not result.approved:
         logger.error("gateway refused the refund of order %s: %s", order_id, result.reason)
-        raise PaymentError(f"The gateway refused the refund: {result.reason}.")
+        raise PaymentRefundRejected(f"The gateway refused the refund: {result.reason}.")
     return payment_info(payment)
+
+
+def payment_resubmit_refund(*, order_id: UUID) -> bool:
+    """Make a rejected refund of the order due again, under a new idempotency key.
+
+    For staff, once the PSP accepts the refund (its rejection is final for the
+    key it was sent with). Returns whether there was a rejected refund.
+    """
+    with atomic(CONTEXT):
+        refund = (
+            Refund.objects.select_for_update()
+            .filter(payment__order_id=order_id, status=Refund.Status.REJECTED)
+            .first()
+        )
+        if refund is None:
+            return False
+        refund.status = Refund.Status.PENDING
+        refund.resubmissions += 1
+        refund.reason = ""
+        refund.save(update_fields=["status", "resubmissions", "reason", "updated_at"])
+    logger.info("refund of order %s resubmitted (%d)", order_id, refund.resubmissions)
+    return True
+
+
+def payments_reconcile(*, limit: int = 200) -> int:
+    """Settle payments whose outcome is still unknown, or money still owed; returns how many.
+
+    Looked at once they have not changed for ``PAYMENTS_RECONCILE_AFTER_SECONDS``:
+
+    - a charge still ``PENDING``: the gateway is asked what its key came to, and
+      the capture or decline is recorded (nothing found: it is looked at again
+      after the next window);
+    - a payment voided while its charge's outcome was unknown: settled with the
+      gateway, and a capture found is refunded;
+    - a capture of an order that gave its payment up (a charge that landed after
+      the void, e.g. from a runner that had lost the saga's lease): refunded,
+      unless the gateway rejected that refund (staff resubmit it).
+    """
+    cutoff = timezone.now() - timedelta(seconds=settings.PAYMENTS_RECONCILE_AFTER_SECONDS)
+    due = (
+        Payment.objects.filter(updated_at__lte=cutoff)
+        .filter(
+            Q(status=Payment.Status.PENDING)
+            | Q(status=Payment.Status.FAILED, void_confirmed_at__isnull=True)
+            | (Q(status=Payment.Status.CAPTURED, abandoned_at__isnull=False))
+        )
+        .exclude(refund__status=Refund.Status.REJECTED)
+        .order_by("updated_at")
+        .values_list("order_id", "status")[:limit]
+    )
+    settled = 0
+    for order_id, status in list(due):
+        try:
+            if status == Payment.Status.PENDING:
+                outcome = _settle_pending_charge(order_id)
+            else:
+                outcome = payment_refund(order_id=order_id)
+        except PaymentError as exc:
+            logger.warning("could not settle the payment of order %s: %s", order_id, exc)
+            continue
+        except Exception:
+            # One payment's bug must not stop the others from being settled.
+            logger.exception("settling the payment of order %s failed", order_id)
+            continue
+        if outcome is not None:
+            settled += 1
+    if settled:
+        logger.info("reconciliation settled %d payment(s)", settled)
+    return settled
 
 
 # --- steps ----------------------------------------------------------------
@@ -259,6 +348,60 @@ def _give_back_late_capture(order_id: UUID) -> NoReturn:
     raise PaymentAbandoned(f"The payment of order {order_id} was given up and refunded.")
 
 
+def _settle_voided_charge(payment: Payment) -> bool:
+    """Ask the gateway what a voided payment's charge came to; True if it took the money.
+
+    A capture is recorded (the payment stays given up, so it is refunded next);
+    no capture confirms the void. The gateway unreachable raises
+    PaymentGatewayUnavailable and leaves the void unconfirmed for the
+    reconciliation job.
+    """
+    key = charge_key(payment.order_id)
+    call = _call_gateway(lambda gateway: gateway.lookup(idempotency_key=key))
+    with atomic(CONTEXT):
+        payment = Payment.objects.select_for_update().get(pk=payment.pk)
+        _record_attempt(call, payment=payment, kind=GatewayAttempt.Kind.LOOKUP, key=key)
+        if call.error is None:
+            found = call.result
+            if found is not None and found.approved:
+                if payment.status in (Payment.Status.PENDING, Payment.Status.FAILED):
+                    logger.warning(
+                        "order %s gave its payment up, but the gateway had captured it",
+                        payment.order_id,
+                    )
+                    _capture(payment, reference=found.reference)
+            elif payment.status == Payment.Status.FAILED and payment.void_confirmed_at is None:
+                payment.void_confirmed_at = timezone.now()
+                payment.save(update_fields=["void_confirmed_at", "updated_at"])
+    call.raise_unavailable()
+    return payment.status == Payment.Status.CAPTURED
+
+
+def _settle_pending_charge(order_id: UUID) -> PaymentInfo | None:
+    """A charge pending for long: record what the gateway says its key came to."""
+    key = charge_key(order_id)
+    call = _call_gateway(lambda gateway: gateway.lookup(idempotency_key=key))
+    with atomic(CONTEXT):
+        payment = Payment.objects.select_for_update().get(order_id=order_id)
+        _record_attempt(call, payment=payment, kind=GatewayAttempt.Kind.LOOKUP, key=key)
+        found = call.result
+        if payment.status != Payment.Status.PENDING or call.error is not None:
+            pass
+        elif found is None:
+            # Nothing happened at the gateway (yet): look again after the next window.
+            payment.save(update_fields=["updated_at"])
+        elif found.approved:
+            _capture(payment, reference=found.reference)
+        else:
+            _decline(payment, reason=found.reason)
+    call.raise_unavailable()
+    if found is None:
+        return None
+    if payment.abandoned_at is not None and payment.status == Payment.Status.CAPTURED:
+        return payment_refund(order_id=order_id)
+    return payment_info(payment)
+
+
 # --- the gateway call ------------------------------------------------------
 
 
@@ -266,12 +409,15 @@ def _give_back_late_capture(order_id: UUID) -> NoReturn:
 class _GatewayCall:
     """What one gateway call came to: a definitive result, or the error instead."""
 
+    #: None with no error: a lookup that found no definitive outcome.
     result: GatewayResult | None
     error: Exception | None
     duration_ms: int
 
     @property
     def outcome(self) -> str:
+        if self.result is None and self.error is None:
+            return GatewayAttempt.Outcome.NOT_FOUND
         if self.result is not None:
             return (
                 GatewayAttempt.Outcome.APPROVED
@@ -300,7 +446,7 @@ class _GatewayCall:
         raise self.error
 
 
-def _call_gateway(request: Callable[[PaymentGateway], GatewayResult]) -> _GatewayCall:
+def _call_gateway(request: Callable[[PaymentGateway], GatewayResult | None]) -> _GatewayCall:
     """Call the configured gateway and time it; every failure is captured, not raised."""
     started = time.monotonic()
     try:

@@ -17,9 +17,15 @@ token                  behaviour
 ``tok_hang…``          hangs past the timeout (GatewayTimeout), never charges
 ``tok_refund_fail_N…`` charge approved; its refund fails with a gateway error
                        on the first N requests of the refund's key
+``tok_refund_reject…`` charge approved; every refund of that charge is
+                       rejected (declined ``refund_rejected``)
 empty                  declined (``invalid_token``)
 anything else          approved
 =====================  =====================================================
+
+``lookup`` answers from the ledger what a key came to (the stored approved or
+declined answer; None while nothing definitive happened), as a PSP's
+"retrieve by idempotency key" call does.
 
 A hang lasts ``PAYMENT_GATEWAY_TIMEOUT_SECONDS`` (the time a real client would
 wait before giving up), so tests keep it short by setting that small.
@@ -61,6 +67,10 @@ class _Behaviour(enum.Enum):
 
 class SimulatedGateway:
     """A PaymentGateway whose outcomes are chosen by the token (see the module doc)."""
+
+    #: Whether ``tok_refund_reject`` charges have their refunds rejected (a test
+    #: adapter turns it off to stand for a PSP that has since fixed the charge).
+    rejects_refunds = True
 
     def charge(
         self, *, idempotency_key: str, amount: Decimal, currency: str, token: str
@@ -117,13 +127,21 @@ class SimulatedGateway:
             if op.outcome is not None:
                 behaviour = _Behaviour.REPLAY
             else:
-                behaviour, reason = _refund_behaviour(op)
+                behaviour, reason = _refund_behaviour(op, rejects=self.rejects_refunds)
                 if behaviour is _Behaviour.APPROVE:
                     _settle(op, Operation.Outcome.APPROVED, reference=f"re_{uuid.uuid4().hex}")
                 elif behaviour is _Behaviour.DECLINE:
                     _settle(op, Operation.Outcome.DECLINED, reason=reason)
             _save(op)
         return _answer(op, behaviour)
+
+    def lookup(self, *, idempotency_key: str) -> GatewayResult | None:
+        op = Operation.objects.filter(idempotency_key=idempotency_key).first()
+        if op is None or op.outcome is None:
+            return None
+        if op.outcome == Operation.Outcome.APPROVED:
+            return GatewayResult(status=APPROVED, reference=op.reference)
+        return GatewayResult(status=DECLINED, reason=op.decline_reason)
 
 
 def _claim(idempotency_key: str, **fields) -> Operation:
@@ -165,7 +183,7 @@ def _charge_behaviour(op: Operation, token: str) -> _Behaviour:
     return _Behaviour.APPROVE
 
 
-def _refund_behaviour(op: Operation) -> tuple[_Behaviour, str]:
+def _refund_behaviour(op: Operation, *, rejects: bool) -> tuple[_Behaviour, str]:
     """Whether an unsettled refund goes through, given the charge it refers to."""
     charge = (
         Operation.objects.select_for_update()
@@ -187,6 +205,8 @@ def _refund_behaviour(op: Operation) -> tuple[_Behaviour, str]:
     ).aggregate(total=Sum("amount"))["total"] or Decimal("0")
     if refunded + op.amount > charge.amount:
         return _Behaviour.DECLINE, "amount_exceeds_charge"
+    if rejects and charge.token.startswith("tok_refund_reject"):
+        return _Behaviour.DECLINE, "refund_rejected"
     failing = _REFUND_FAIL.match(charge.token)
     if failing and op.calls <= int(failing.group(1)):
         return _Behaviour.FAIL, ""

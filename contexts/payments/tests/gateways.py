@@ -7,7 +7,7 @@ from uuid import UUID
 
 from contexts.kernel.transactions import in_transaction
 from contexts.payments import public
-from contexts.payments.gateway import GatewayResult
+from contexts.payments.gateway import GatewayError, GatewayResult
 from contexts.payments.simulated_gateway import SimulatedGateway
 
 
@@ -38,6 +38,9 @@ class BrokenAdapter:
     def refund(self, **kwargs) -> GatewayResult:
         raise RuntimeError("adapter bug")
 
+    def lookup(self, **kwargs) -> GatewayResult | None:
+        raise RuntimeError("adapter bug")
+
 
 class TransactionProbeGateway(SimulatedGateway):
     """Records whether a transaction on payments' database was open when called."""
@@ -51,3 +54,16 @@ class TransactionProbeGateway(SimulatedGateway):
     def refund(self, **kwargs) -> GatewayResult:
         self.in_transaction_when_called.append(in_transaction("payments"))
         return super().refund(**kwargs)
+
+
+class RefundAcceptingGateway(SimulatedGateway):
+    """The simulated gateway after the PSP fixed a charge: ``tok_refund_reject`` refunds pass."""
+
+    rejects_refunds = False
+
+
+class UnreachableLookupGateway(SimulatedGateway):
+    """Charges and refunds as usual, but the status lookup cannot reach the gateway."""
+
+    def lookup(self, *, idempotency_key: str) -> GatewayResult | None:
+        raise GatewayError("simulated: the gateway cannot be asked right now")

@@ -196,3 +196,36 @@ def test_any_number_of_requests_with_one_key_charges_at_most_once(token, request
     assert len(references) <= 1
     assert ledger.count() <= 1
     assert {entry.reference for entry in ledger} >= references
+
+
+def test_tok_refund_reject_charges_then_rejects_every_refund():
+    made = charge("c", "tok_refund_reject")
+    assert made.approved
+
+    first = refund("r", made.reference)
+    other_key = refund("r2", made.reference)
+
+    assert (first.status, first.reason) == ("declined", "refund_rejected")
+    assert (other_key.status, other_key.reason) == ("declined", "refund_rejected")
+    assert refund("r", made.reference) == first  # the answer is stored with its key
+
+
+def test_lookup_answers_what_a_key_came_to_from_the_ledger(settings):
+    settings.PAYMENT_GATEWAY_TIMEOUT_SECONDS = 0.01
+    gateway = SimulatedGateway()
+    with pytest.raises(GatewayTimeout):
+        charge("lost", "tok_lost_reply")
+    charge("declined", "tok_decline")
+    with pytest.raises(GatewayTimeout):
+        charge("hung", "tok_hang")
+
+    found = gateway.lookup(idempotency_key="lost")
+
+    assert found.approved
+    assert found.reference == Operation.objects.get(idempotency_key="lost").reference
+    assert gateway.lookup(idempotency_key="declined").reason == "card_declined"
+    assert gateway.lookup(idempotency_key="hung") is None  # it took no action
+    assert gateway.lookup(idempotency_key="never-sent") is None
+    # Asking charges nothing and counts no request.
+    assert Operation.objects.get(idempotency_key="lost").calls == 1
+    assert len(approved_charges()) == 1
