@@ -1,4 +1,4 @@
-"""GET /api/products filters: price range and ordering, valid and invalid (API.md)."""
+"""GET /api/products filters: price range and ordering, valid and invalid (docs/api.md)."""
 
 from __future__ import annotations
 

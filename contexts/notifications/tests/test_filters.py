@@ -1,4 +1,4 @@
-"""GET /api/notifications?kind= (API.md): one kind only; an invalid kind is 400."""
+"""GET /api/notifications?kind= (docs/api.md): one kind only; an invalid kind is 400."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""GET /api/orders filters (API.md): status and an inclusive creation-time range."""
+"""GET /api/orders filters (docs/api.md): status and an inclusive creation-time range."""
 
 from __future__ import annotations
 
