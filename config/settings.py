@@ -279,6 +279,10 @@ EVENT_RETRY_MAX_SECONDS = float(os.environ.get("EVENT_RETRY_MAX_SECONDS") or 300
 EVENT_STALL_SECONDS = float(os.environ.get("EVENT_STALL_SECONDS") or 600)
 EVENT_RETENTION_DAYS = float(os.environ.get("EVENT_RETENTION_DAYS") or 7)
 
+# How often beat looks for sagas whose step is overdue (a lost message, a dead
+# worker's lease that ended); see the orders saga settings below.
+ORDERS_SAGA_SWEEP_SECONDS = float(os.environ.get("ORDERS_SAGA_SWEEP_SECONDS") or 2)
+
 # Periodic tasks, scheduled by name (`celery -A config beat`). Each expires
 # after its interval, so a backlog never runs a pile of stale sweeps.
 CELERY_BEAT_SCHEDULE = {
@@ -298,8 +302,8 @@ CELERY_BEAT_SCHEDULE = {
     },
     "orders.resume_stalled_sagas": {
         "task": "orders.resume_stalled_sagas",
-        "schedule": 30.0,
-        "options": {"expires": 30},
+        "schedule": ORDERS_SAGA_SWEEP_SECONDS,
+        "options": {"expires": max(ORDERS_SAGA_SWEEP_SECONDS, 1)},
     },
     "orders.purge_idempotency_keys": {
         "task": "orders.purge_idempotency_keys",
@@ -319,18 +323,19 @@ CELERY_BEAT_SCHEDULE = {
 
 # --- Orders saga (contexts/orders/saga.py; docs/order-saga.md) ----------------
 # Charge attempts before a failing gateway cancels the order (PAYMENT_FAILED);
-# retries back off exponentially from the base, capped; a step held longer than
-# the lease by a worker is presumed dead and resumed by the sweep; a step before
-# the payment that is still unfinished after its deadline compensates.
+# retries back off exponentially from the base, capped; a worker running a step
+# renews its lease every third of it (a heartbeat), so a lease that ends means
+# the worker is dead and the sweep resumes the step; a step before the payment
+# that is still unfinished after its deadline compensates.
 ORDERS_PAYMENT_MAX_ATTEMPTS = env_int("ORDERS_PAYMENT_MAX_ATTEMPTS", 4)
 ORDERS_SAGA_MAX_ATTEMPTS = env_int("ORDERS_SAGA_MAX_ATTEMPTS", 8)
 ORDERS_SAGA_RETRY_BASE_SECONDS = float(os.environ.get("ORDERS_SAGA_RETRY_BASE_SECONDS") or 0.2)
 ORDERS_SAGA_RETRY_MAX_SECONDS = float(os.environ.get("ORDERS_SAGA_RETRY_MAX_SECONDS") or 30)
-ORDERS_SAGA_LEASE_SECONDS = float(os.environ.get("ORDERS_SAGA_LEASE_SECONDS") or 60)
+ORDERS_SAGA_LEASE_SECONDS = float(os.environ.get("ORDERS_SAGA_LEASE_SECONDS") or 4)
 ORDERS_SAGA_STEP_DEADLINE_SECONDS = float(
     os.environ.get("ORDERS_SAGA_STEP_DEADLINE_SECONDS") or 120
 )
-ORDERS_SAGA_SWEEP_GRACE_SECONDS = float(os.environ.get("ORDERS_SAGA_SWEEP_GRACE_SECONDS") or 5)
+ORDERS_SAGA_SWEEP_GRACE_SECONDS = float(os.environ.get("ORDERS_SAGA_SWEEP_GRACE_SECONDS") or 2)
 ORDERS_IDEMPOTENCY_KEY_TTL_HOURS = float(os.environ.get("ORDERS_IDEMPOTENCY_KEY_TTL_HOURS") or 24)
 
 # --- Email -----------------------------------------------------------------
