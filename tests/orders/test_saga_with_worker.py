@@ -266,3 +266,29 @@ def _alive(pid: int) -> bool:
     except OSError:
         return False
     return state != "Z"
+
+
+def test_a_starting_worker_sweeps_at_once(start_celery_worker, auth_client, make_product):
+    """A worker that starts resumes overdue sagas itself, without waiting for beat.
+
+    The order's message is lost (the broker emptied) and its lease long over,
+    as after a crash; no beat runs and the test never sweeps.
+    """
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from contexts.kernel.testing import purge_broker
+    from contexts.orders.models import SagaState
+
+    product = make_product(stock=2)
+    order_id = place(auth_client, product)
+    purge_broker()
+    long_ago = timezone.now() - timedelta(minutes=5)
+    SagaState.objects.filter(order_id=order_id).update(
+        next_attempt_at=long_ago, updated_at=long_ago
+    )
+
+    start_celery_worker()
+
+    assert final(auth_client, order_id, timeout=30)["status"] == "CONFIRMED"
