@@ -264,13 +264,13 @@ def _lease_lost() -> bool:
 def _run(state: SagaState) -> None:
     token = set_correlation_id(state.correlation_id or get_correlation_id())
     try:
-        with _Heartbeat(state):
+        with _Heartbeat(state) as heartbeat:
             for _ in range(MAX_STEPS_PER_RUN):
                 step = _STEPS[state.step]
                 next_state = step(state)
                 if next_state is None or next_state.status == SagaStatus.DONE:
                     return
-                state = next_state
+                state = heartbeat.state = next_state
             logger.error("saga of order %s did not settle in one run", state.order_id)
     finally:
         reset_correlation_id(token)
