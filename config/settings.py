@@ -311,6 +311,10 @@ EVENT_RETRY_MAX_SECONDS = env_float("EVENT_RETRY_MAX_SECONDS", 300)
 EVENT_STALL_SECONDS = env_float("EVENT_STALL_SECONDS", 600)
 EVENT_RETENTION_DAYS = env_float("EVENT_RETENTION_DAYS", 7)
 
+# How often beat looks for sagas whose step is overdue (a lost message, a dead
+# worker's lease that ended); see the orders saga settings below.
+ORDERS_SAGA_SWEEP_SECONDS = env_float("ORDERS_SAGA_SWEEP_SECONDS", 2)
+
 # Periodic tasks, scheduled by name (`celery -A config beat`). Each expires
 # after its interval, so a backlog never runs a pile of stale sweeps.
 CELERY_BEAT_SCHEDULE = {
@@ -330,8 +334,8 @@ CELERY_BEAT_SCHEDULE = {
     },
     "orders.resume_stalled_sagas": {
         "task": "orders.resume_stalled_sagas",
-        "schedule": 30.0,
-        "options": {"expires": 30},
+        "schedule": ORDERS_SAGA_SWEEP_SECONDS,
+        "options": {"expires": max(ORDERS_SAGA_SWEEP_SECONDS, 1)},
     },
     "payments.reconcile_payments": {
         "task": "payments.reconcile_payments",
@@ -356,9 +360,10 @@ CELERY_BEAT_SCHEDULE = {
 
 # --- Orders saga (contexts/orders/saga.py; docs/order-saga.md) ----------------
 # Charge attempts before a failing gateway cancels the order (PAYMENT_FAILED);
-# retries back off exponentially from the base, capped; a step held longer than
-# the lease by a worker is presumed dead and resumed by the sweep; a step before
-# the payment that is still unfinished after its deadline compensates.
+# retries back off exponentially from the base, capped; a worker running a step
+# renews its lease every third of it (a heartbeat), so a lease that ends means
+# the worker is dead and the sweep resumes the step; a step before the payment
+# that is still unfinished after its deadline compensates.
 ORDERS_PAYMENT_MAX_ATTEMPTS = env_int("ORDERS_PAYMENT_MAX_ATTEMPTS", 4)
 ORDERS_SAGA_MAX_ATTEMPTS = env_int("ORDERS_SAGA_MAX_ATTEMPTS", 8)
 # Attempts of a step after the payment (confirm) or of a compensation (release,
@@ -366,9 +371,9 @@ ORDERS_SAGA_MAX_ATTEMPTS = env_int("ORDERS_SAGA_MAX_ATTEMPTS", 8)
 ORDERS_SAGA_COMPENSATION_MAX_ATTEMPTS = env_int("ORDERS_SAGA_COMPENSATION_MAX_ATTEMPTS", 25)
 ORDERS_SAGA_RETRY_BASE_SECONDS = env_float("ORDERS_SAGA_RETRY_BASE_SECONDS", 0.2)
 ORDERS_SAGA_RETRY_MAX_SECONDS = env_float("ORDERS_SAGA_RETRY_MAX_SECONDS", 30)
-ORDERS_SAGA_LEASE_SECONDS = env_float("ORDERS_SAGA_LEASE_SECONDS", 60)
+ORDERS_SAGA_LEASE_SECONDS = env_float("ORDERS_SAGA_LEASE_SECONDS", 4)
 ORDERS_SAGA_STEP_DEADLINE_SECONDS = env_float("ORDERS_SAGA_STEP_DEADLINE_SECONDS", 120)
-ORDERS_SAGA_SWEEP_GRACE_SECONDS = env_float("ORDERS_SAGA_SWEEP_GRACE_SECONDS", 5)
+ORDERS_SAGA_SWEEP_GRACE_SECONDS = env_float("ORDERS_SAGA_SWEEP_GRACE_SECONDS", 2)
 ORDERS_IDEMPOTENCY_KEY_TTL_HOURS = env_float("ORDERS_IDEMPOTENCY_KEY_TTL_HOURS", 24)
 # The longest saga retry delay sent as a Celery countdown; a longer one waits for
 # the sweep (a long countdown on Redis would outlive the visibility timeout).

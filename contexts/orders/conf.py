@@ -37,8 +37,12 @@ def retry_delay(attempt: int) -> timedelta:
 
 
 def lease() -> timedelta:
-    """How long a worker holds a saga step; a dead worker's step is resumed after it."""
-    return timedelta(seconds=_number("ORDERS_SAGA_LEASE_SECONDS", 60))
+    """How long a claim or a heartbeat holds a saga step; a dead worker's step is due after it.
+
+    The runner's heartbeat renews it every third of it, so it never ends while
+    the runner lives; a floor of one second leaves the heartbeat room to run.
+    """
+    return timedelta(seconds=max(1.0, _number("ORDERS_SAGA_LEASE_SECONDS", 4)))
 
 
 def step_deadline() -> timedelta:
@@ -48,7 +52,7 @@ def step_deadline() -> timedelta:
 
 def sweep_grace() -> timedelta:
     """How long a due saga waits for its queued task before the sweep re-enqueues it."""
-    return timedelta(seconds=_number("ORDERS_SAGA_SWEEP_GRACE_SECONDS", 5))
+    return timedelta(seconds=_number("ORDERS_SAGA_SWEEP_GRACE_SECONDS", 2))
 
 
 def max_countdown() -> timedelta:

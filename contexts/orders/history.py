@@ -222,3 +222,62 @@ def summary_fields(state: OrderState) -> dict[str, Any]:
         "updated_at": state.updated_at,
         "last_sequence": state.status_sequence,
     }
+
+
+# --- What the API shows of an entry ------------------------------------------------
+#
+# History entries keep the raw detail of what happened (gateway and inventory
+# error text, who cancelled), which staff read in the admin. The API, to
+# customers and staff alike, shows each entry's type with a whitelist of its
+# fields and reasons in plain words: never an exception name, a raw error
+# string or a staff user id. A new entry type shows no data until it is added
+# here.
+
+_STOCK_REASONS = {
+    "out of stock": "Not enough stock.",
+    "product unavailable": "A product is no longer available.",
+    "no answer from inventory in time": "The stock service did not respond in time.",
+    "reservation released before it was recorded": "The stock reservation expired.",
+    "reservation expired before it was committed": "The stock reservation expired.",
+}
+_STOCK_REFUSED = "The stock could not be reserved."
+
+#: Per entry type: the stored fields shown as they are, and the plain reason shown.
+_PUBLIC: dict[str, tuple[tuple[str, ...], str | None]] = {
+    HistoryType.ORDER_PLACED: (("user_id", "total", "currency", "items"), None),
+    HistoryType.STOCK_RESERVED: (("lines",), None),
+    HistoryType.STOCK_RESERVATION_FAILED: (("product_ids", "attempts"), None),
+    HistoryType.PAYMENT_CAPTURED: (("payment_id", "amount", "currency"), None),
+    HistoryType.PAYMENT_DECLINED: ((), "The payment was declined."),
+    HistoryType.PAYMENT_RETRY_SCHEDULED: (
+        ("attempt",),
+        "The payment service did not respond; trying again.",
+    ),
+    HistoryType.PAYMENT_FAILED: (("attempts",), "The payment could not be completed."),
+    HistoryType.PAYMENT_REFUNDED: (("payment_id", "amount", "currency"), None),
+    HistoryType.STOCK_RELEASED: ((), None),
+    HistoryType.STOCK_RESTOCKED: ((), None),
+    HistoryType.ORDER_CONFIRMED: ((), None),
+    HistoryType.ORDER_CANCELLED: ((), None),
+}
+
+
+def public_data(entry: OrderEvent, *, owner_id: UUID) -> dict[str, Any]:
+    """The data of ``entry`` as the API shows it: whitelisted fields, plain-words reasons.
+
+    ``owner_id`` (the order's customer) tells a cancel by the customer from one
+    by staff without showing who the staff member was.
+    """
+    fields, reason = _PUBLIC.get(entry.type, ((), None))
+    stored = entry.data or {}
+    data = {name: stored[name] for name in fields if name in stored}
+    if entry.type == HistoryType.STOCK_RESERVATION_FAILED:
+        reason = _STOCK_REASONS.get(str(stored.get("reason", "")), _STOCK_REFUSED)
+    elif entry.type == HistoryType.ORDER_CANCELLED:
+        if stored.get("reason") in CancelReason.values:
+            data["reason"] = stored["reason"]
+        if "actor_id" in stored:
+            data["cancelled_by"] = "customer" if stored["actor_id"] == str(owner_id) else "staff"
+    if reason is not None:
+        data["reason"] = reason
+    return data

@@ -1,12 +1,13 @@
 """Replay every order's history into its state, to verify or repair the order rows.
 
 The order row is a projection of its history kept in the same transaction;
-``manage.py rebuild_orders --verify`` proves it, ``rebuild_orders`` repairs it.
+``manage.py rebuild_orders --verify`` proves it, ``rebuild_orders`` repairs it,
+batch by batch, each batch's orders locked while it is compared and written.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -16,7 +17,7 @@ from contexts.kernel.transactions import atomic
 from contexts.orders import history
 from contexts.orders.history import HistoryError, OrderState
 from contexts.orders.models import Order
-from contexts.orders.read_models import histories_of, order_id_batches
+from contexts.orders.read_models import BATCH_SIZE, histories_of, lock_orders, order_id_batches
 
 
 @dataclass(frozen=True)
@@ -76,36 +77,76 @@ def _compare(order: Order, events) -> tuple[Difference | None, OrderState | None
     return (Difference(order_id=order.id, fields=fields) if fields else None), state
 
 
-def verify_orders() -> Iterator[Difference]:
+def _compare_batch(batch: list[UUID]) -> list[tuple[Order, Difference, OrderState | None]]:
+    """The orders of ``batch`` that differ from their history; call inside ``atomic``.
+
+    The orders are locked before their histories are read (``lock_orders``), so
+    the two agree: a transition either committed before the lock or waits for
+    the caller's transaction to end.
+    """
+    orders = list(lock_orders(batch).prefetch_related("items"))
+    events = histories_of(batch)
+    differing = []
+    for order in orders:
+        difference, state = _compare(order, events.get(order.id, []))
+        if difference is not None:
+            differing.append((order, difference, state))
+    return differing
+
+
+def verify_orders(
+    *, batch_size: int = BATCH_SIZE, progress: Callable[[int], None] | None = None
+) -> Iterator[Difference]:
     """Every order whose row differs from the replay of its history."""
-    for batch in order_id_batches():
-        orders = Order.objects.filter(id__in=batch).prefetch_related("items").order_by("id")
-        events = histories_of(batch)
-        for order in orders:
-            difference, _ = _compare(order, events.get(order.id, []))
-            if difference is not None:
-                yield difference
+    done = 0
+    for batch in order_id_batches(batch_size):
+        with atomic("orders"):
+            differing = _compare_batch(batch)
+        yield from (difference for _, difference, _ in differing)
+        done += len(batch)
+        if progress is not None:
+            progress(done)
 
 
-def rebuild_orders() -> list[Difference]:
+@dataclass(frozen=True)
+class OrdersRebuilt:
+    """What ``rebuild_orders`` did (or, in a dry run, would do)."""
+
+    orders: int
+    repaired: list[Difference]
+    unrepaired: list[Difference]
+
+
+def rebuild_orders(
+    *,
+    batch_size: int = BATCH_SIZE,
+    dry_run: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> OrdersRebuilt:
     """Rewrite the status columns of every differing order from its history.
 
-    Items and money are written once at placement and never replayed over; an
-    order whose items or total differ from ORDER_PLACED is reported, not
-    repaired, as is one whose history cannot be replayed.
+    One transaction per batch holds the batch's orders locked from before
+    their histories are read until the rows are written, so a saga or cancel
+    that commits meanwhile waits and then moves the order on from the repaired
+    row: an order never goes backwards. Items and money are written once at
+    placement and never replayed over; an order whose items or total differ
+    from ORDER_PLACED is reported, not repaired, as is one whose history cannot
+    be replayed. With ``dry_run`` nothing is written.
     """
+    repaired: list[Difference] = []
     unrepaired: list[Difference] = []
-    for batch in order_id_batches():
-        orders = Order.objects.filter(id__in=batch).prefetch_related("items").order_by("id")
-        events = histories_of(batch)
-        for order in orders:
-            difference, state = _compare(order, events.get(order.id, []))
-            if difference is None:
-                continue
-            if state is None or {"items", "total", "currency", "user_id"} & set(difference.fields):
-                unrepaired.append(difference)
-                continue
-            with atomic("orders"):
+    done = 0
+    for batch in order_id_batches(batch_size):
+        with atomic("orders"):
+            for order, difference, state in _compare_batch(batch):
+                if state is None or {"items", "total", "currency", "user_id"} & set(
+                    difference.fields
+                ):
+                    unrepaired.append(difference)
+                    continue
+                repaired.append(difference)
+                if dry_run:
+                    continue
                 Order.objects.filter(pk=order.id).update(
                     status=state.status,
                     cancel_reason=state.cancel_reason,
@@ -113,4 +154,7 @@ def rebuild_orders() -> list[Difference]:
                     updated_at=state.updated_at,
                     last_sequence=state.last_sequence,
                 )
-    return unrepaired
+        done += len(batch)
+        if progress is not None:
+            progress(done)
+    return OrdersRebuilt(orders=done, repaired=repaired, unrepaired=unrepaired)

@@ -15,7 +15,10 @@ Business failures compensate in reverse (release stock, refund, cancel with a
 reason); transient failures retry with exponential backoff, persisted in
 ``next_attempt_at`` and sent as a short Celery countdown, with
 ``orders.resume_stalled_sagas`` (beat) as the safety net for lost messages
-and dead workers. Once the payment is captured (the pivot) the saga only
+and dead workers. The lease is short (seconds) and kept alive while the
+runner works by a heartbeat thread (``_Heartbeat``), so the saga of a runner
+that died is free again within seconds, not after the longest a step may take.
+Once the payment is captured (the pivot) the saga only
 moves forward: confirming retries, except when the reservation is gone,
 which refunds and cancels OUT_OF_STOCK.
 
@@ -30,18 +33,21 @@ staff resume it (``saga_resume_needing_attention``).
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from celery import current_app
+from django.db import DatabaseError, connections
 from django.db.models import F
 from django.utils import timezone
 
 from contexts.catalog import public as catalog
 from contexts.inventory import public as inventory
 from contexts.kernel.correlation import get_correlation_id, reset_correlation_id, set_correlation_id
+from contexts.kernel.databases import database_for
 from contexts.kernel.outbox import publish
 from contexts.kernel.transactions import atomic, on_commit
 from contexts.orders import conf, history
@@ -188,16 +194,108 @@ def _claim(*, order_id: UUID, now: datetime) -> SagaState | None:
     return SagaState.objects.select_related("order").get(order_id=order_id)
 
 
+class _Heartbeat:
+    """Keeps the lease of the saga a runner holds alive while it works, from a thread.
+
+    Every third of the lease it moves ``next_attempt_at`` (the lease's end) a
+    lease ahead, conditionally: same step, same attempt and the lease's end it
+    last knew, so it never overwrites the runner's own writes (a transition's
+    new lease, a retry's due time) nor another runner's claim. The lease thus
+    always exceeds the time between two heartbeats, however long a step runs;
+    when the runner dies, its heartbeat dies with it and the saga is due one
+    lease later. A heartbeat that cannot extend the lease before it ends marks
+    it lost: the runner then stops before moving the saga (``_transition``).
+    """
+
+    def __init__(self, state: SagaState) -> None:
+        self.state = state
+        self.lost = False
+        self._seen = self._snapshot()
+        self._expires = state.next_attempt_at
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._beat, name=f"saga-heartbeat-{state.order_id}", daemon=True
+        )
+
+    def __enter__(self) -> _Heartbeat:
+        _held.heartbeat = self
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        _held.heartbeat = None
+        self._stop.set()
+        self._thread.join()
+
+    def _snapshot(self) -> tuple[str, int, datetime]:
+        state = self.state
+        return state.step, state.attempts, state.next_attempt_at
+
+    def _beat(self) -> None:
+        interval = conf.lease().total_seconds() / 3
+        try:
+            while not self._stop.wait(interval):
+                if not self._extend():
+                    self.lost = True
+                    logger.warning(
+                        "saga of order %s: lease lost; the runner stops", self.state.order_id
+                    )
+                    return
+        finally:
+            connections.close_all()  # this thread's own connections only
+
+    def _extend(self) -> bool:
+        snapshot = self._snapshot()
+        if snapshot != self._seen:
+            # The runner moved the saga (a transition sets a fresh lease): follow it.
+            self._seen = snapshot
+            self._expires = snapshot[2]
+        step, attempts, _ = snapshot
+        now = timezone.now()
+        renewed = now + conf.lease()
+        try:
+            moved = SagaState.objects.filter(
+                order_id=self.state.order_id,
+                status=SagaStatus.ACTIVE,
+                step=step,
+                attempts=attempts,
+                next_attempt_at=self._expires,
+            ).update(next_attempt_at=renewed)
+        except DatabaseError as exc:
+            logger.warning(
+                "saga of order %s: could not extend the lease: %s", self.state.order_id, exc
+            )
+            connections[database_for("orders")].close_if_unusable_or_obsolete()
+            moved = 0
+        if moved:
+            self._expires = renewed
+            return True
+        # Nothing matched: the runner's own write just changed the row (it is
+        # followed on the next beat), or the database did not answer. Either is
+        # harmless while the lease the heartbeat knows has not ended yet.
+        return timezone.now() < self._expires
+
+
+#: The heartbeat of the saga this thread runs, if any.
+_held = threading.local()
+
+
+def _lease_lost() -> bool:
+    heartbeat = getattr(_held, "heartbeat", None)
+    return heartbeat is not None and heartbeat.lost
+
+
 def _run(state: SagaState) -> None:
     token = set_correlation_id(state.correlation_id or get_correlation_id())
     try:
-        for _ in range(MAX_STEPS_PER_RUN):
-            step = _STEPS[state.step]
-            next_state = step(state)
-            if next_state is None or next_state.status == SagaStatus.DONE:
-                return
-            state = next_state
-        logger.error("saga of order %s did not settle in one run", state.order_id)
+        with _Heartbeat(state) as heartbeat:
+            for _ in range(MAX_STEPS_PER_RUN):
+                step = _STEPS[state.step]
+                next_state = step(state)
+                if next_state is None or next_state.status == SagaStatus.DONE:
+                    return
+                state = heartbeat.state = next_state
+            logger.error("saga of order %s did not settle in one run", state.order_id)
     finally:
         reset_correlation_id(token)
 
@@ -218,6 +316,10 @@ def _transition(
     Returns the new state (still leased by this runner) or None if another
     runner had moved the saga on (nothing is written then).
     """
+    if _lease_lost():
+        # Another runner may hold the saga by now; the fence would refuse us anyway.
+        logger.info("saga of order %s: lease lost; leaving it", state.order_id)
+        return None
     now = timezone.now()
     done = step == SagaStep.DONE
     fields: dict[str, Any] = {

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from django.db.models import QuerySet
 
+from contexts.orders import history
 from contexts.orders.errors import OrderNotFound
 from contexts.orders.models import Order, OrderEvent, OrderSummary, SagaState, SagaStatus
 
@@ -28,8 +30,21 @@ def order_for_actor(*, order_id: UUID, actor_id: UUID, actor_is_staff: bool) -> 
 
 
 def order_history(*, order_id: UUID) -> list[OrderEvent]:
-    """The order's history, oldest first."""
+    """The order's history, oldest first, as stored (raw detail included: for staff tools)."""
     return list(OrderEvent.objects.filter(order_id=order_id).order_by("sequence"))
+
+
+def order_history_for_api(*, order: Order) -> list[dict[str, Any]]:
+    """The order's history, oldest first, as the API shows it (reasons, no internals)."""
+    return [
+        {
+            "sequence": entry.sequence,
+            "type": entry.type,
+            "occurred_at": entry.occurred_at,
+            "data": history.public_data(entry, owner_id=order.user_id),
+        }
+        for entry in order_history(order_id=order.id)
+    ]
 
 
 def order_summaries_for_user(*, user_id: UUID) -> QuerySet[OrderSummary]:

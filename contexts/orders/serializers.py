@@ -70,7 +70,11 @@ class OrderHistoryEntrySerializer(serializers.Serializer):
     sequence = serializers.IntegerField()
     type = serializers.CharField(help_text="e.g. ORDER_PLACED, STOCK_RESERVED, ORDER_CONFIRMED.")
     occurred_at = serializers.DateTimeField()
-    data = serializers.JSONField()
+    data = serializers.JSONField(
+        help_text="What the entry records, with reasons in plain words (e.g. "
+        '{"reason": "The payment was declined."}); never raw gateway or inventory errors '
+        "or staff ids, which only the admin shows."
+    )
 
 
 class OrderHistorySerializer(serializers.Serializer):

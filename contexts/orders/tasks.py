@@ -2,18 +2,23 @@
 
 - ``orders.advance_saga``: run an order's saga from its current step.
 - ``orders.resume_stalled_sagas`` (beat): re-enqueue sagas whose step is overdue
-  (a lost message, a worker that died mid-step, a retry too long for a countdown).
+  (a lost message, a worker that died mid-step, a retry too long for a countdown);
+  also sent once when a worker starts, so a restart does not wait for beat.
 - ``orders.purge_idempotency_keys`` (beat, e.g. hourly): forget expired keys.
 """
 
 from __future__ import annotations
 
+import logging
 from uuid import UUID
 
-from celery import shared_task
+from celery import current_app, shared_task
+from celery.signals import worker_ready
 
 from contexts.kernel.correlation import reset_correlation_id, set_correlation_id
 from contexts.orders import saga, services
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(name=saga.TASK_NAME)
@@ -33,3 +38,16 @@ def resume_stalled_sagas() -> int:
 @shared_task(name="orders.purge_idempotency_keys")
 def purge_idempotency_keys() -> int:
     return services.idempotency_keys_purge()
+
+
+@worker_ready.connect
+def resume_stalled_sagas_on_start(sender: object = None, **kwargs: object) -> None:
+    """A worker that starts (e.g. after a crash) asks for a sweep at once.
+
+    Sent as a task rather than run here: the main process of a prefork worker
+    keeps no database connection of its own.
+    """
+    try:
+        current_app.send_task("orders.resume_stalled_sagas", retry=False)
+    except Exception:  # broker gone again: beat's sweep follows anyway
+        logger.warning("could not send the start-up saga sweep")

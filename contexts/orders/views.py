@@ -130,7 +130,7 @@ class OrderHistoryView(GenericAPIView):
         order = selectors.order_for_actor(
             order_id=order_id, actor_id=request.user.id, actor_is_staff=request.user.is_staff
         )
-        entries = selectors.order_history(order_id=order.id)
+        entries = selectors.order_history_for_api(order=order)
         return Response(OrderHistorySerializer({"results": entries}).data)
 
 

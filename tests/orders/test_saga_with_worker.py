@@ -7,7 +7,11 @@ saga and the event deliveries; the test only reads what a client would see
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
+import time
+from pathlib import Path
 from uuid import UUID
 
 import pytest
@@ -200,3 +204,91 @@ def test_a_worker_killed_mid_saga_leaves_every_order_final_and_charged_once(
         assert payments.get_payment_for_order(order_id=UUID(order_id)).status == "CAPTURED"
     assert stock(product) == {"on_hand": 2, "reserved": 0, "available": 2}
     call_command("rebuild_orders", "--verify")
+
+
+def test_orders_in_flight_when_the_worker_main_process_is_killed_end_within_seconds(
+    start_celery_worker, auth_client, make_product, tmp_path
+):
+    """SIGKILL of the worker's main process mid-step: every order final soon after a restart.
+
+    The worker runs with the default lease and sweep settings: a step in flight
+    holds a short lease that its runner kept alive, so once the runner is dead
+    the saga is free within seconds, and the restarted worker's beat (and its
+    start-up sweep) resumes it. A 60 s lease would miss the deadline below.
+    """
+    marker = tmp_path / "hung"
+    doomed = start_celery_worker(
+        concurrency=2,
+        include=["tests.orders.hang_hooks"],
+        env={"ORDERS_TEST_HANG_MARKER": str(marker)},
+    )
+    product = make_product(price="2.00", stock=40)
+    order_ids = [place(auth_client, product, quantity=2) for _ in range(3)]
+    wait_for(marker.exists, timeout=30, message="the hang hook never fired")
+    order_ids += [place(auth_client, product, quantity=2) for _ in range(3)]  # still flowing
+
+    pool = doomed.pool_pids()
+    assert pool
+    os.kill(doomed.pid, signal.SIGKILL)
+    doomed.process.wait(timeout=10)
+    wait_for(
+        lambda: not any(_alive(pid) for pid in pool),
+        timeout=10,
+        message="pool processes outlived the worker's main process",
+    )
+    order_ids += [place(auth_client, product, quantity=2) for _ in range(2)]  # while it is down
+
+    restarted = time.monotonic()
+    start_celery_worker(beat=True)
+
+    def all_final():
+        return not Order.objects.filter(pk__in=order_ids, status="PENDING").exists()
+
+    wait_for(all_final, timeout=30, interval=0.2, message="orders still PENDING after restart")
+    elapsed = time.monotonic() - restarted
+    print(f"\nevery order final {elapsed:.1f} s after the worker restarted")
+
+    assert marker.read_text() in order_ids
+    for order_id in order_ids:
+        order = final(auth_client, order_id)
+        assert order["status"] == "CONFIRMED", order
+        assert history_types(auth_client, order_id).count("PAYMENT_CAPTURED") == 1
+        assert history_types(auth_client, order_id).count("STOCK_RESERVED") == 1
+        assert payments.get_payment_for_order(order_id=UUID(order_id)).status == "CAPTURED"
+    assert stock(product) == {"on_hand": 40 - 2 * 8, "reserved": 0, "available": 40 - 2 * 8}
+    call_command("rebuild_orders", "--verify")
+
+
+def _alive(pid: int) -> bool:
+    """Whether the process exists and is not a zombie."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_a_starting_worker_sweeps_at_once(start_celery_worker, auth_client, make_product):
+    """A worker that starts resumes overdue sagas itself, without waiting for beat.
+
+    The order's message is lost (the broker emptied) and its lease long over,
+    as after a crash; no beat runs and the test never sweeps.
+    """
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from contexts.kernel.testing import purge_broker
+    from contexts.orders.models import SagaState
+
+    product = make_product(stock=2)
+    order_id = place(auth_client, product)
+    purge_broker()
+    long_ago = timezone.now() - timedelta(minutes=5)
+    SagaState.objects.filter(order_id=order_id).update(
+        next_attempt_at=long_ago, updated_at=long_ago
+    )
+
+    start_celery_worker()
+
+    assert final(auth_client, order_id, timeout=30)["status"] == "CONFIRMED"

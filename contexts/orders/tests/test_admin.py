@@ -66,3 +66,26 @@ def test_nothing_can_be_added_changed_or_deleted(admin_client_, order_id):
     )
     assert Order.objects.filter(pk=order_id).exists()
     assert SagaState.objects.get(order_id=order_id).step == "DONE"
+
+
+def test_the_admin_history_keeps_the_raw_gateway_error(
+    admin_client_, auth_client, make_product, run_saga, settings
+):
+    """The API shows reasons only; the detail behind them stays visible to staff here."""
+    settings.ORDERS_PAYMENT_MAX_ATTEMPTS = 1
+    response = auth_client.post(
+        "/api/orders",
+        {
+            "items": [{"product_id": make_product()["id"], "quantity": 1}],
+            "payment_token": "tok_fail",
+        },
+        format="json",
+    )
+    order_id = response.json()["id"]
+    run_saga(order_id)
+
+    page = admin_client_.get(f"/admin/orders/order/{order_id}/change/").content.decode()
+
+    assert "simulated gateway error" in page
+    api = auth_client.get(f"/api/orders/{order_id}/history").content.decode()
+    assert "simulated gateway error" not in api

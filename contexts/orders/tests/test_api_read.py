@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from contextlib import ExitStack
 
@@ -210,3 +211,66 @@ class count_queries:
 
     def __exit__(self, *exc):
         return self._stack.__exit__(*exc)
+
+
+# --- what the history tells (reasons, never internals) ----------------------------------
+
+
+def _leaks(body: str, *needles: str) -> list[str]:
+    return [needle for needle in needles if needle.lower() in body.lower()]
+
+
+def test_a_gateway_failure_shows_a_reason_only(
+    auth_client, place, make_product, run_saga, settings, make_auth_client, staff_user
+):
+    settings.ORDERS_PAYMENT_MAX_ATTEMPTS = 2
+    placed = place([make_product()], token="tok_fail")
+    assert run_saga(placed["id"]).cancel_reason == "PAYMENT_FAILED"
+
+    for client in (auth_client, make_auth_client(staff_user)):
+        response = client.get(f"/api/orders/{placed['id']}/history")
+        assert response.status_code == 200
+        assert _leaks(response.content.decode(), "GatewayError", "simulated", "request 1") == []
+        entries = {e["type"]: e["data"] for e in response.json()["results"]}
+        assert entries["PAYMENT_RETRY_SCHEDULED"]["reason"] == (
+            "The payment service did not respond; trying again."
+        )
+        assert entries["PAYMENT_FAILED"]["reason"] == "The payment could not be completed."
+        assert entries["ORDER_CANCELLED"] == {"reason": "PAYMENT_FAILED"}
+    # The raw detail is kept for staff, in the admin.
+    from contexts.orders.models import OrderEvent
+
+    stored = OrderEvent.objects.get(order_id=placed["id"], type="PAYMENT_FAILED").data
+    assert "GatewayError" in str(stored) or "simulated" in str(stored)
+
+
+def test_a_decline_and_a_refused_reservation_show_reasons_only(
+    auth_client, place, make_product, run_saga
+):
+    declined = place([make_product()], token="tok_decline")
+    run_saga(declined["id"])
+
+    entries = {
+        e["type"]: e["data"]
+        for e in auth_client.get(f"/api/orders/{declined['id']}/history").json()["results"]
+    }
+    assert entries["PAYMENT_DECLINED"] == {"reason": "The payment was declined."}
+
+
+def test_a_cancel_by_staff_shows_no_staff_id(
+    auth_client, place, make_product, run_saga, make_auth_client, staff_user
+):
+    placed = place([make_product()])
+    run_saga(placed["id"])
+    staff = make_auth_client(staff_user)
+    assert staff.post(f"/api/orders/{placed['id']}/cancel").status_code == 200
+
+    for client in (auth_client, staff):
+        body = client.get(f"/api/orders/{placed['id']}/history").content.decode()
+        assert _leaks(body, str(staff_user.id), "actor") == []
+        cancelled = [e for e in json.loads(body)["results"] if e["type"] == "ORDER_CANCELLED"]
+        assert cancelled[0]["data"] == {"reason": "CUSTOMER_CANCELLED", "cancelled_by": "staff"}
+    from contexts.orders.models import OrderEvent
+
+    stored = OrderEvent.objects.get(order_id=placed["id"], type="ORDER_CANCELLED").data
+    assert stored["actor_id"] == str(staff_user.id)  # kept for the admin

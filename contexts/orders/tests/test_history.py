@@ -148,3 +148,35 @@ def test_the_database_refuses_to_rewrite_history(orders):
         ):
             cursor.execute(sql)
     assert OrderEvent.objects.filter(order_id=orders["confirmed"]).count() == 4
+
+
+def test_rebuild_orders_dry_run_lists_the_repair_and_changes_nothing(orders):
+    Order.objects.filter(pk=orders["declined"]).update(status="CONFIRMED", cancel_reason=None)
+    out = StringIO()
+
+    call_command("rebuild_orders", "--dry-run", "--batch-size", "2", stdout=out)
+
+    assert f"would repair {orders['declined']}" in out.getvalue()
+    assert "2 order(s) checked" in out.getvalue()  # progress, batch by batch
+    assert "5 checked, 1 would be repaired" in out.getvalue()
+    assert Order.objects.get(pk=orders["declined"]).status == "CONFIRMED"
+
+
+def test_rebuild_read_models_in_small_batches_with_a_dry_run_first(orders, auth_client):
+    before = auth_client.get("/api/orders").json()
+    OrderSummary.objects.filter(order_id=orders["confirmed"]).update(status="PENDING")
+    out = StringIO()
+
+    call_command("rebuild_read_models", "--dry-run", stdout=out)
+    assert "1 of 5 order summaries differ" in out.getvalue()
+    assert OrderSummary.objects.get(order_id=orders["confirmed"]).status == "PENDING"
+
+    call_command("rebuild_read_models", "--batch-size", "2", stdout=out)
+    assert "rebuilt 5 order summaries (1 changed)" in out.getvalue()
+    assert auth_client.get("/api/orders").json() == before
+
+
+def test_rebuild_commands_refuse_a_batch_size_below_one():
+    for command in ("rebuild_orders", "rebuild_read_models"):
+        with pytest.raises(CommandError, match="--batch-size"):
+            call_command(command, "--batch-size", "0", stdout=StringIO())
