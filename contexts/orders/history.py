@@ -255,6 +255,16 @@ _PUBLIC: dict[str, tuple[tuple[str, ...], str | None]] = {
     ),
     HistoryType.PAYMENT_FAILED: (("attempts",), "The payment could not be completed."),
     HistoryType.PAYMENT_REFUNDED: (("payment_id", "amount", "currency"), None),
+    HistoryType.PAYMENT_REFUND_PENDING: ((), "The refund is on its way."),
+    HistoryType.PAYMENT_NOT_TAKEN: ((), "No payment was taken."),
+    HistoryType.PAYMENT_REFUND_AWAITS_STAFF: (
+        (),
+        "The refund could not be completed automatically; our staff will complete it.",
+    ),
+    HistoryType.ORDER_AWAITS_STAFF: (
+        (),
+        "Processing stopped on an error; our staff will resume it.",
+    ),
     HistoryType.STOCK_RELEASED: ((), None),
     HistoryType.STOCK_RESTOCKED: ((), None),
     HistoryType.ORDER_CONFIRMED: ((), None),

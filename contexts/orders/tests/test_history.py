@@ -180,3 +180,11 @@ def test_rebuild_commands_refuse_a_batch_size_below_one():
     for command in ("rebuild_orders", "rebuild_read_models"):
         with pytest.raises(CommandError, match="--batch-size"):
             call_command(command, "--batch-size", "0", stdout=StringIO())
+
+
+def test_every_history_type_has_a_customer_facing_rendering():
+    """A new entry type must say what customers see, not fall back to showing nothing."""
+    from contexts.orders.history import _PUBLIC
+    from contexts.orders.models import HistoryType
+
+    assert set(HistoryType.values) == set(_PUBLIC)
