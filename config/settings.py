@@ -242,7 +242,7 @@ CELERY_BROKER_URL = os.environ.get(
 )
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
-CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_WORKER_PREFETCH_MULTIPLIER = env_int("CELERY_WORKER_PREFETCH_MULTIPLIER", 1)
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -278,6 +278,10 @@ EVENT_RETRY_BASE_SECONDS = float(os.environ.get("EVENT_RETRY_BASE_SECONDS") or 2
 EVENT_RETRY_MAX_SECONDS = float(os.environ.get("EVENT_RETRY_MAX_SECONDS") or 300)
 EVENT_STALL_SECONDS = float(os.environ.get("EVENT_STALL_SECONDS") or 600)
 EVENT_RETENTION_DAYS = float(os.environ.get("EVENT_RETENTION_DAYS") or 7)
+# A published event whose consumers have not all confirmed it is sent again
+# this long after publishing, then after twice as long each time, up to the max.
+EVENT_REDRIVE_SECONDS = float(os.environ.get("EVENT_REDRIVE_SECONDS") or 5)
+EVENT_REDRIVE_MAX_SECONDS = float(os.environ.get("EVENT_REDRIVE_MAX_SECONDS") or 300)
 
 # Periodic tasks, scheduled by name (`celery -A config beat`). Each expires
 # after its interval, so a backlog never runs a pile of stale sweeps.

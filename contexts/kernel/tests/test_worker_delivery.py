@@ -24,7 +24,7 @@ from contexts.kernel.tests.probe import CONSUMER, PUBLISHER, ProbeEcho, ProbeHap
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
-HANDLER = "contexts.kernel.tests.probe.handle_probe"
+HANDLER = "kernel_tests.handle_probe"
 
 
 def inbox(event) -> InboxMessage:
