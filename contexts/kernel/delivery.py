@@ -156,6 +156,11 @@ def _deliver(context: str, handler: str, event: dict[str, Any], log: dict[str, A
         return DEAD
     try:
         outcome = _run_handler(context, handler, event)
+    except DATABASE_ERRORS:
+        # The database went away mid-delivery: nothing of it committed but the
+        # count. Retried as a whole by the task; each run counts, so a database
+        # error that never goes away still ends as a dead letter.
+        raise
     except Exception as exc:
         error = "".join(traceback.format_exception(exc)).strip()
         if attempts >= max_attempts():
