@@ -208,3 +208,45 @@ def test_an_unknown_handler_is_retried_later_never_dead_lettered(probe_effects, 
     finally:
         unsubscribe(handler_id)
     assert probe_effects.count(event.event_id) == 1
+
+
+def test_the_data_migration_maps_import_paths_to_handler_ids():
+    """Rows written before handler ids stored the import path; 0004 renames them."""
+    import importlib
+    import uuid
+    from types import SimpleNamespace
+
+    from django.apps import apps
+    from django.db import connections
+
+    migration = importlib.import_module("contexts.kernel.migrations.0004_handler_ids")
+    alias = database_for("notifications")
+    old, new = "contexts.notifications.handlers.welcome_new_user", "notifications.welcome_new_user"
+    now = timezone.now()
+
+    def row(event_id, handler):
+        return InboxMessage.objects.using(alias).create(
+            event_id=event_id, handler=handler, context="notifications",
+            event_name="users.UserRegistered", event_version=1, envelope={},
+            status=InboxMessage.Status.PROCESSED, attempts=1, received_at=now,
+            last_attempt_at=now,
+        )  # fmt: skip
+
+    renamed, clash = uuid.uuid4(), uuid.uuid4()
+    row(renamed, old)
+    row(clash, old)
+    row(clash, new)  # a newer worker already delivered it under the id
+    DeadLetter.objects.using(alias).create(
+        event_id=uuid.uuid4(), handler=old, context="notifications",
+        event_name="users.UserRegistered", event_version=1, envelope={}, error="x", attempts=5,
+    )  # fmt: skip
+
+    migration.forwards(apps, SimpleNamespace(connection=connections[alias]))
+
+    inbox_rows = InboxMessage.objects.using(alias)
+    assert inbox_rows.get(event_id=renamed).handler == new
+    assert sorted(inbox_rows.filter(event_id=clash).values_list("handler", flat=True)) == [
+        old,
+        new,
+    ]
+    assert DeadLetter.objects.using(alias).get().handler == new
