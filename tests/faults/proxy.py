@@ -13,16 +13,19 @@ from contextlib import suppress
 
 
 class CuttableProxy:
-    """Forward ``127.0.0.1:<port>`` to ``upstream`` until ``cut()``; ``restore()`` resumes."""
+    """Forward ``127.0.0.1:<port>`` to ``upstream`` until ``cut()``; ``restore()`` resumes.
 
-    def __init__(self, upstream: tuple[str, int], *, port: int) -> None:
+    ``port=0`` (the default) lets the system choose a free port; read ``port``.
+    """
+
+    def __init__(self, upstream: tuple[str, int], *, port: int = 0) -> None:
         self.upstream = upstream
-        self.port = port
         self._cut = threading.Event()
         self._stopped = threading.Event()
         self._lock = threading.Lock()
         self._open: set[socket.socket] = set()
         self._listener = socket.create_server(("127.0.0.1", port), reuse_port=False)
+        self.port: int = self._listener.getsockname()[1]
         self._listener.settimeout(0.2)
         self._thread = threading.Thread(target=self._accept_loop, daemon=True)
         #: Connections refused or closed by cuts, for the test's own assertions.

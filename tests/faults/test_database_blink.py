@@ -25,8 +25,6 @@ from tests.faults.proxy import CuttableProxy
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
-#: In the helper's port range; the worker's DATABASE_URL points here.
-PROXY_PORT = 8110
 CUT_SECONDS = 5.0
 
 WORKER_ENV = {
@@ -76,7 +74,7 @@ def history_types(client, order_id):
 def proxy():
     db = connections["default"].settings_dict
     upstream = (db.get("HOST") or "127.0.0.1", int(db.get("PORT") or 5432))
-    proxy = CuttableProxy(upstream, port=PROXY_PORT).start()
+    proxy = CuttableProxy(upstream).start()  # the worker's DATABASE_URL points here
     yield proxy
     proxy.stop()
 
