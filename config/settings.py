@@ -273,7 +273,7 @@ CELERY_BROKER_URL = env_str(
 )
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
-CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_WORKER_PREFETCH_MULTIPLIER = env_int("CELERY_WORKER_PREFETCH_MULTIPLIER", 1)
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -310,6 +310,11 @@ EVENT_RETRY_BASE_SECONDS = env_float("EVENT_RETRY_BASE_SECONDS", 2)
 EVENT_RETRY_MAX_SECONDS = env_float("EVENT_RETRY_MAX_SECONDS", 300)
 EVENT_STALL_SECONDS = env_float("EVENT_STALL_SECONDS", 600)
 EVENT_RETENTION_DAYS = env_float("EVENT_RETENTION_DAYS", 7)
+
+# A published event whose consumers have not all confirmed it is sent again
+# this long after publishing, then after twice as long each time, up to the max.
+EVENT_REDRIVE_SECONDS = env_float("EVENT_REDRIVE_SECONDS", 5)
+EVENT_REDRIVE_MAX_SECONDS = env_float("EVENT_REDRIVE_MAX_SECONDS", 300)
 
 # How often beat looks for sagas whose step is overdue (a lost message, a dead
 # worker's lease that ended); see the orders saga settings below.

@@ -7,7 +7,7 @@ from contexts.inventory import services
 from contexts.kernel.bus import subscribe
 
 
-@subscribe(ProductCreated, context="inventory")
+@subscribe(ProductCreated, context="inventory", id="inventory.create_stock_level")
 def create_stock_level_for_new_product(event: ProductCreated) -> None:
     """A new product starts with a zero stock row (redelivery finds it and does nothing)."""
     services.stock_level_initialize(product_id=event.product_id)

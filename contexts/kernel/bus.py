@@ -1,18 +1,24 @@
 """Subscriptions: which handlers consume which event, and in which context.
 
 A consuming context registers handlers in its ``handlers.py`` (imported by its
-``AppConfig.ready``)::
+``AppConfig.ready``), each under an explicit, stable id::
 
-    @subscribe(UserRegistered, context="notifications")
+    @subscribe(UserRegistered, context="notifications", id="notifications.send_welcome")
     def send_welcome(event: UserRegistered) -> None: ...
 
+The id, not the function's import path, is the handler's identity: the inbox
+de-duplicates on (event id, handler id), the delivery message names it, and
+the publisher's outbox tracks which ids have confirmed. Renaming or moving the
+function keeps its id; changing the id makes every event look new to it.
+
 Each handler runs on its context's queue, inside its context's transaction,
-together with an inbox row keyed by (event id, handler), so a redelivered
+together with an inbox row keyed by (event id, handler id), so a redelivered
 event has no second effect.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -21,36 +27,59 @@ from contexts.kernel.events import DomainEvent
 
 Handler = Callable[[DomainEvent], None]
 
+#: ``<context>.<name>``: lowercase words, dots, underscores (it is stored in every inbox row).
+_HANDLER_ID = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
+
 
 @dataclass(frozen=True)
 class Subscription:
     event_name: str
     event_version: int
     context: str
-    handler_name: str
+    #: The stable id under which the handler is registered (its inbox identity).
+    handler_id: str
     handler: Handler
 
 
 _SUBSCRIPTIONS: dict[str, Subscription] = {}
 
 
-def subscribe(event_type: type[DomainEvent], *, context: str) -> Callable[[Handler], Handler]:
-    """Register the decorated function as ``context``'s handler of ``event_type``."""
+class UnknownHandler(LookupError):
+    """No handler has this id in this deployment (a rolling deploy, or a removed handler)."""
+
+
+def subscribe(
+    event_type: type[DomainEvent], *, context: str, id: str
+) -> Callable[[Handler], Handler]:
+    """Register the decorated function as ``context``'s handler of ``event_type`` under ``id``."""
     if context not in CONTEXTS:
         raise LookupError(f"unknown context {context!r}")
+    if not _HANDLER_ID.match(id) or len(id) > 255:
+        raise ValueError(f"handler id {id!r} must look like 'context.name' (lowercase)")
 
     def register(func: Handler) -> Handler:
-        handler_name = f"{func.__module__}.{func.__qualname__}"
-        _SUBSCRIPTIONS[handler_name] = Subscription(
+        existing = _SUBSCRIPTIONS.get(id)
+        if existing is not None and _path(existing.handler) != _path(func):
+            raise LookupError(f"handler id {id!r} is already taken by {_path(existing.handler)}")
+        _SUBSCRIPTIONS[id] = Subscription(
             event_name=event_type.name,
             event_version=event_type.version,
             context=context,
-            handler_name=handler_name,
+            handler_id=id,
             handler=func,
         )
         return func
 
     return register
+
+
+def unsubscribe(handler_id: str) -> None:
+    """Forget a registration (tests simulating a deployment without that handler)."""
+    _SUBSCRIPTIONS.pop(handler_id, None)
+
+
+def _path(func: Handler) -> str:
+    return f"{func.__module__}.{func.__qualname__}"
 
 
 def subscriptions_for(event_name: str, event_version: int) -> list[Subscription]:
@@ -67,5 +96,9 @@ def all_subscriptions() -> list[Subscription]:
     return list(_SUBSCRIPTIONS.values())
 
 
-def subscription(handler_name: str) -> Subscription:
-    return _SUBSCRIPTIONS[handler_name]
+def subscription(handler_id: str) -> Subscription:
+    """The handler registered under ``handler_id``; ``UnknownHandler`` if none is here."""
+    try:
+        return _SUBSCRIPTIONS[handler_id]
+    except KeyError:
+        raise UnknownHandler(f"no handler {handler_id!r} in this deployment") from None

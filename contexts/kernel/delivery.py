@@ -18,6 +18,23 @@ The worker runs ``deliver`` for each ``<context>.deliver_event`` message:
    sends it again then (``redrive_due_deliveries``), instead of a long broker
    countdown that Redis' visibility timeout would redeliver early. After
    the last attempt the delivery is dead-lettered.
+4. Once the outcome is committed in the inbox (processed, a duplicate, a
+   retry scheduled, dead-lettered), the consumer confirms the delivery to the
+   publisher (``confirm_delivery``): a ``<publisher>.confirm_deliveries``
+   message, which removes the handler from the outbox row's ``unconfirmed``
+   set. The publisher re-drives whatever stays unconfirmed (see
+   ``contexts.kernel.relay``), so a message lost anywhere is sent again.
+
+If the consumer's database is unreachable (``OperationalError`` or
+``InterfaceError``: a failover, "too many clients", a network blip), ``deliver``
+lets the error out and the task (``contexts.kernel.tasks``) retries it with a
+Celery retry, which publishes the message again before the original is
+acknowledged: nothing is confirmed, so the publisher's re-drive covers even a
+retry that could not be published.
+
+A handler id this deployment does not know (an old worker during a rolling
+deploy) is recorded in the inbox and retried later with a backoff, without
+using up attempts: a newer worker runs it.
 
 The event's correlation id is the current one while the handler runs, so the
 events it publishes and the lines it logs carry it.
@@ -33,16 +50,22 @@ from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
+from celery import current_app
 from django.conf import settings
-from django.db import connections
+from django.db import InterfaceError, OperationalError, connections
 from django.utils import timezone
 
-from contexts.kernel.bus import subscription
+from contexts.kernel.bus import UnknownHandler, subscription
 from contexts.kernel.correlation import reset_correlation_id, set_correlation_id
 from contexts.kernel.databases import database_for
 from contexts.kernel.events import DomainEvent, event_type
 from contexts.kernel.models import DeadLetter, InboxMessage
-from contexts.kernel.relay import database_contexts, send_deliveries
+from contexts.kernel.relay import (
+    confirm_deliveries,
+    confirmation_task_name,
+    database_contexts,
+    send_deliveries,
+)
 from contexts.kernel.transactions import atomic, in_transaction, on_commit
 
 logger = logging.getLogger(__name__)
@@ -51,6 +74,19 @@ PROCESSED = "processed"
 DUPLICATE = "duplicate"
 RETRY = "retry"
 DEAD = "dead"
+DEFERRED = "deferred"
+
+#: The database is unreachable: the delivery is retried as a whole (nothing committed).
+DATABASE_ERRORS = (OperationalError, InterfaceError)
+
+# The confirmation is best effort: when the broker is down, the publisher's
+# re-drive sends the event again and the duplicate is confirmed then.
+_CONFIRM_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.1,
+    "interval_max": 0.2,
+}
 
 
 def max_attempts() -> int:
@@ -85,34 +121,97 @@ def deliver(*, context: str, handler: str, event: dict[str, Any]) -> str:
     token = set_correlation_id(event.get("correlation_id") or None)
     log = {"handler": handler, "event_id": event.get("event_id"), "event_name": event.get("name")}
     try:
-        attempts, status = _count_delivery(context, handler, event)
-        log["attempts"] = attempts
-        if status != InboxMessage.Status.PENDING:
-            logger.info("event delivery skipped: already %s", status, extra=log)
-            return DUPLICATE if status == InboxMessage.Status.PROCESSED else DEAD
-        if attempts > max_attempts():
-            _dead_letter(
-                context, handler, event, attempts - 1,
-                error=f"delivered {attempts - 1} times without finishing "
-                "(the worker died or the task was killed)",
-            )  # fmt: skip
-            logger.error("event delivery dead-lettered after worker losses", extra=log)
-            return DEAD
         try:
-            outcome = _run_handler(context, handler, event)
-        except Exception as exc:
-            error = "".join(traceback.format_exception(exc)).strip()
-            if attempts >= max_attempts():
-                _dead_letter(context, handler, event, attempts, error=error)
-                logger.error("event delivery dead-lettered", extra=log, exc_info=True)
-                return DEAD
-            _schedule_retry(context, handler, event, attempts, error=error)
-            logger.warning("event delivery failed; will retry", extra=log, exc_info=True)
-            return RETRY
-        logger.info("event delivered" if outcome == PROCESSED else "duplicate event", extra=log)
+            subscription(handler)
+        except UnknownHandler:
+            _defer_unknown_handler(context, handler, event)
+            logger.warning("event delivery deferred: handler not in this deployment", extra=log)
+            outcome = DEFERRED
+        else:
+            outcome = _deliver(context, handler, event, log)
+        confirm_delivery(event, handler)
         return outcome
     finally:
         reset_correlation_id(token)
+
+
+def database_retry_countdown(retries: int) -> float:
+    """Seconds before a delivery whose database was unreachable runs again (capped at 30 s,
+    far below Redis' visibility timeout, so the held message is never redelivered early)."""
+    return min(float(settings.EVENT_RETRY_BASE_SECONDS) * 2**retries, 30.0)
+
+
+def _deliver(context: str, handler: str, event: dict[str, Any], log: dict[str, Any]) -> str:
+    attempts, status = _count_delivery(context, handler, event)
+    log["attempts"] = attempts
+    if status != InboxMessage.Status.PENDING:
+        logger.info("event delivery skipped: already %s", status, extra=log)
+        return DUPLICATE if status == InboxMessage.Status.PROCESSED else DEAD
+    if attempts > max_attempts():
+        _dead_letter(
+            context, handler, event, attempts - 1,
+            error=f"delivered {attempts - 1} times without finishing "
+            "(the worker died or the task was killed)",
+        )  # fmt: skip
+        logger.error("event delivery dead-lettered after worker losses", extra=log)
+        return DEAD
+    try:
+        outcome = _run_handler(context, handler, event)
+    except DATABASE_ERRORS:
+        # The database went away mid-delivery: nothing of it committed but the
+        # count. Retried as a whole by the task; each run counts, so a database
+        # error that never goes away still ends as a dead letter.
+        raise
+    except Exception as exc:
+        error = "".join(traceback.format_exception(exc)).strip()
+        if attempts >= max_attempts():
+            _dead_letter(context, handler, event, attempts, error=error)
+            logger.error("event delivery dead-lettered", extra=log, exc_info=True)
+            return DEAD
+        _schedule_retry(context, handler, event, attempts, error=error)
+        logger.warning("event delivery failed; will retry", extra=log, exc_info=True)
+        return RETRY
+    logger.info("event delivered" if outcome == PROCESSED else "duplicate event", extra=log)
+    return outcome
+
+
+def confirm_delivery(envelope: dict[str, Any], handler: str) -> None:
+    """Tell the publisher that ``handler``'s inbox holds this event's outcome.
+
+    One ``<publisher>.confirm_deliveries`` message (it takes a list, so a batch
+    of deliveries can be confirmed by one message). A handler of the
+    publishing context itself confirms in its own database, without a message.
+    Never raises: an unconfirmed delivery is only re-driven, and the duplicate
+    is confirmed then.
+    """
+    publisher = envelope.get("context")
+    if not publisher:
+        return
+    confirmation = [str(envelope["event_id"]), handler]
+    try:
+        if publisher == _consumer_of(handler):
+            confirm_deliveries(context=publisher, confirmations=[confirmation])
+            return
+        current_app.send_task(
+            confirmation_task_name(publisher),
+            kwargs={"confirmations": [confirmation]},
+            queue=publisher,
+            add_to_parent=False,
+            retry_policy=_CONFIRM_RETRY_POLICY,
+        )
+    except Exception:
+        logger.warning(
+            "delivery confirmation failed; the publisher will re-drive it",
+            extra={"handler": handler, "event_id": envelope.get("event_id")},
+            exc_info=True,
+        )
+
+
+def _consumer_of(handler: str) -> str | None:
+    try:
+        return subscription(handler).context
+    except UnknownHandler:
+        return None
 
 
 def _count_delivery(context: str, handler: str, envelope: dict[str, Any]) -> tuple[int, str]:
@@ -158,7 +257,7 @@ def _count_delivery(context: str, handler: str, envelope: dict[str, Any]) -> tup
 
 
 def _run_handler(context: str, handler: str, envelope: dict[str, Any]) -> str:
-    sub = subscription(handler)  # KeyError: not subscribed in this deployment
+    sub = subscription(handler)
     if sub.context != context:
         raise LookupError(f"{handler} is subscribed for {sub.context!r}, not {context!r}")
     event = event_from_envelope(envelope)
@@ -181,6 +280,45 @@ def _run_handler(context: str, handler: str, envelope: dict[str, Any]) -> str:
             return DUPLICATE
         sub.handler(event)
     return PROCESSED
+
+
+def _defer_unknown_handler(context: str, handler: str, envelope: dict[str, Any]) -> None:
+    """Record a delivery for a handler id unknown here; the sweep sends it again later.
+
+    It uses up no attempt: in a rolling deploy an older worker may take a
+    message for a handler only newer workers have. The wait grows with the
+    delivery's age (from EVENT_RETRY_BASE_SECONDS up to EVENT_RETRY_MAX_SECONDS).
+    """
+    alias = database_for(context)
+    now = timezone.now()
+    with atomic(context):
+        row, _ = (
+            InboxMessage.objects.using(alias)
+            .select_for_update()
+            .get_or_create(
+                event_id=envelope["event_id"],
+                handler=handler,
+                defaults={
+                    "context": context,
+                    "event_name": envelope["name"],
+                    "event_version": int(envelope["version"]),
+                    "envelope": envelope,
+                    "attempts": 0,
+                    "received_at": now,
+                    "last_attempt_at": now,
+                },
+            )
+        )
+        if row.status != InboxMessage.Status.PENDING:
+            return
+        age = (now - row.received_at).total_seconds()
+        wait = min(
+            max(age, float(settings.EVENT_RETRY_BASE_SECONDS)), settings.EVENT_RETRY_MAX_SECONDS
+        )
+        row.last_error = f"no handler {handler!r} in this deployment (retried later)"
+        row.last_attempt_at = now
+        row.next_attempt_at = now + timedelta(seconds=wait)
+        row.save(update_fields=["last_error", "last_attempt_at", "next_attempt_at"])
 
 
 def _schedule_retry(

@@ -2,7 +2,9 @@
 writes its outbox rows, and records its inbox rows, through its own alias.
 
 - ``OutboxMessage``: an event published by a context, written in the same
-  transaction as the change that caused it; the relay sends it on.
+  transaction as the change that caused it; the relay sends it on. It keeps
+  the delivery state: the handlers that have not confirmed yet, and when the
+  sweep re-drives them (``contexts.kernel.relay``).
 - ``InboxMessage``: one row per (event, handler) in the *consuming* context's
   database. It counts deliveries (committed before the handler runs, so a
   worker that dies mid-handler still counts), and it is marked processed in
@@ -35,6 +37,12 @@ class OutboxMessage(models.Model):
     occurred_at = models.DateTimeField()
     created_at = models.DateTimeField(auto_now_add=True)
     published_at = models.DateTimeField(null=True, blank=True)
+    #: Handler id -> consuming context, for each delivery not confirmed yet.
+    unconfirmed = models.JSONField(default=dict, blank=True)
+    #: When the sweep sends the unconfirmed deliveries again (null: nothing to re-drive).
+    redrive_at = models.DateTimeField(null=True, blank=True)
+    #: Re-drives so far (each doubles the wait before the next).
+    redrives = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["created_at"]
@@ -45,6 +53,12 @@ class OutboxMessage(models.Model):
                 fields=["created_at"],
                 name="outbox_unpublished_idx",
                 condition=models.Q(published_at__isnull=True),
+            ),
+            # The re-drive's query: published rows still unconfirmed, due first.
+            models.Index(
+                fields=["redrive_at"],
+                name="outbox_redrive_idx",
+                condition=models.Q(redrive_at__isnull=False),
             ),
             # The retention job's query: rows published before the cutoff.
             models.Index(
@@ -68,6 +82,7 @@ class InboxMessage(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     event_id = models.UUIDField()
+    #: The handler's stable id (``@subscribe(..., id=...)``).
     handler = models.CharField(max_length=255)
     #: The consuming context (whose queue and database the handler uses).
     context = models.CharField(max_length=32)

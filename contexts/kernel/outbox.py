@@ -7,11 +7,10 @@ from uuid import UUID
 from django.db import transaction
 from django.utils import timezone
 
-from contexts.kernel.bus import subscriptions_for
 from contexts.kernel.databases import database_for
 from contexts.kernel.events import DomainEvent
 from contexts.kernel.models import OutboxMessage
-from contexts.kernel.relay import relay_after_commit
+from contexts.kernel.relay import relay_after_commit, subscribers_of
 from contexts.kernel.transactions import in_transaction, on_commit
 
 
@@ -29,13 +28,15 @@ def publish(event: DomainEvent) -> None:
 
     An event no handler subscribes to is stored already published: there is no
     message to send, so it costs no relay transaction (the relay would only
-    have marked it published).
+    have marked it published). The row lists its subscribers as unconfirmed:
+    each consumer confirms its delivery, and the sweep re-drives the rest.
     """
     if not in_transaction(event.context):
         raise PublishOutsideTransaction(
             f"publish({event.name}) must run inside atomic({event.context!r})"
         )
-    consumed = bool(subscriptions_for(event.name, event.version))
+    subscribers = subscribers_of(event.name, event.version)
+    consumed = bool(subscribers)
     OutboxMessage.objects.using(database_for(event.context)).create(
         event_id=event.event_id,
         context=event.context,
@@ -45,6 +46,7 @@ def publish(event: DomainEvent) -> None:
         correlation_id=event.correlation_id,
         occurred_at=event.occurred_at,
         published_at=None if consumed else timezone.now(),
+        unconfirmed=subscribers,
     )
     if consumed:
         _relay_on_commit(event.context, event.event_id)

@@ -17,12 +17,28 @@ the duplicate harmless.
 
 Each message goes to the *consuming* context's queue as the task
 ``<consumer>.deliver_event`` (see ``contexts.kernel.tasks``).
+
+Delivery state stays with the publisher. An outbox row lists its
+``unconfirmed`` handlers (id -> consuming context), written with the row. A
+consumer confirms a delivery once its inbox holds the outcome (a
+``<publisher>.confirm_deliveries`` message naming any number of (event,
+handler) pairs; ``confirm_deliveries`` removes them). The sweep re-drives a
+published row still unconfirmed at its ``redrive_at`` (``redrive_unconfirmed``):
+it sends the unconfirmed handlers' deliveries again, the first time
+``EVENT_REDRIVE_SECONDS`` after publishing, then doubling up to
+``EVENT_REDRIVE_MAX_SECONDS``. So a delivery message lost anywhere (a task
+failing before its inbox commit, a message held by a killed worker until
+Redis' visibility timeout) is sent again within seconds; the consumer's inbox
+makes the duplicate harmless. The publisher never reads a consumer's tables,
+so this works unchanged when a consumer runs as its own deployment.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
@@ -54,6 +70,22 @@ _FAST_RETRY_POLICY = {
 def deliver_task_name(context: str) -> str:
     """The Celery task delivering events to ``context``'s handlers, on its queue."""
     return f"{context}.deliver_event"
+
+
+def confirmation_task_name(context: str) -> str:
+    """The Celery task, on ``context``'s queue, confirming deliveries of its events."""
+    return f"{context}.confirm_deliveries"
+
+
+def redrive_delay(redrives: int) -> timedelta:
+    """How long after publishing (``redrives`` = 0) or a re-drive an unconfirmed row waits."""
+    seconds = settings.EVENT_REDRIVE_SECONDS * 2**redrives
+    return timedelta(seconds=min(seconds, settings.EVENT_REDRIVE_MAX_SECONDS))
+
+
+def subscribers_of(event_name: str, event_version: int) -> dict[str, str]:
+    """Handler id -> consuming context, for every handler of this event type here."""
+    return {s.handler_id: s.context for s in subscriptions_for(event_name, event_version)}
 
 
 def database_contexts() -> dict[str, str]:
@@ -137,19 +169,97 @@ def _relay_batch(
         rows = list(queryset.select_for_update(skip_locked=True))
         if not rows:
             return 0
+        for row in rows:
+            if not row.unconfirmed:
+                # Written before rows carried their subscribers: take today's.
+                row.unconfirmed = subscribers_of(row.event_name, row.event_version)
+                OutboxMessage.objects.using(alias).filter(pk=row.pk).update(
+                    unconfirmed=row.unconfirmed
+                )
         send_deliveries(
-            [(sub, envelope_of(row)) for row in rows for sub in _subscriptions(row)],
+            [
+                ((consumer, handler), envelope_of(row))
+                for row in rows
+                for handler, consumer in row.unconfirmed.items()
+            ],
             retry_policy=retry_policy,
         )
+        now = timezone.now()
         OutboxMessage.objects.using(alias).filter(pk__in=[row.pk for row in rows]).update(
-            published_at=timezone.now()
+            published_at=now, redrive_at=now + redrive_delay(0)
         )
     logger.debug("relayed %d outbox rows", len(rows), extra={"database": alias})
     return len(rows)
 
 
-def _subscriptions(row: OutboxMessage) -> list[Subscription]:
-    return subscriptions_for(row.event_name, row.event_version)
+def confirm_deliveries(*, context: str, confirmations: Sequence[Sequence[str]]) -> int:
+    """Mark (event id, handler id) pairs of ``context``'s outbox as delivered; return rows changed.
+
+    A row whose handlers have all confirmed is no longer re-driven. Pairs of
+    unknown or purged rows are ignored. The rows are locked (no SKIP LOCKED):
+    a confirmation that overtakes its relay's commit waits for it.
+    """
+    handlers_by_event: dict[str, set[str]] = defaultdict(set)
+    for event_id, handler in confirmations:
+        handlers_by_event[str(event_id)].add(handler)
+    if not handlers_by_event:
+        return 0
+    alias = database_for(context)
+    with atomic(context):
+        rows = list(
+            OutboxMessage.objects.using(alias)
+            .select_for_update()
+            .filter(pk__in=list(handlers_by_event))
+            .only("event_id", "unconfirmed", "redrive_at")
+            .order_by("pk")
+        )
+        changed = []
+        for row in rows:
+            confirmed = handlers_by_event[str(row.pk)]
+            remaining = {h: c for h, c in row.unconfirmed.items() if h not in confirmed}
+            if remaining != row.unconfirmed or (not remaining and row.redrive_at):
+                row.unconfirmed = remaining
+                if not remaining:
+                    row.redrive_at = None
+                changed.append(row)
+        if changed:
+            OutboxMessage.objects.using(alias).bulk_update(changed, ["unconfirmed", "redrive_at"])
+    return len(changed)
+
+
+def redrive_unconfirmed(*, limit: int | None = None) -> int:
+    """Send again the unconfirmed deliveries of every published row whose ``redrive_at`` passed.
+
+    Returns how many deliveries were sent. Rows are claimed with ``SKIP
+    LOCKED`` (several sweeps split the work) and get their next ``redrive_at``
+    (doubling) in the same transaction.
+    """
+    size = limit or batch_size()
+    sent = 0
+    for alias, context in database_contexts().items():
+        with atomic(context):
+            now = timezone.now()
+            rows = list(
+                OutboxMessage.objects.using(alias)
+                .select_for_update(skip_locked=True)
+                .filter(redrive_at__lte=now)
+                .order_by("redrive_at")[:size]
+            )
+            if not rows:
+                continue
+            sent += send_deliveries(
+                [
+                    ((consumer, handler), envelope_of(row))
+                    for row in rows
+                    for handler, consumer in row.unconfirmed.items()
+                ]
+            )
+            for row in rows:
+                row.redrives += 1
+                row.redrive_at = now + redrive_delay(row.redrives) if row.unconfirmed else None
+            OutboxMessage.objects.using(alias).bulk_update(rows, ["redrives", "redrive_at"])
+        logger.info("re-drove %d unconfirmed outbox rows", len(rows), extra={"database": alias})
+    return sent
 
 
 def send_deliveries(
@@ -159,15 +269,15 @@ def send_deliveries(
 ) -> int:
     """Send one delivery message per (subscription, envelope) on one broker connection.
 
-    A subscription may also be given as ``(context, handler_name)``, which is
-    how the sweep and the replay command resend a stored delivery.
+    A subscription may also be given as ``(context, handler_id)``, which is
+    how the relay, the sweeps and the replay command send a stored delivery.
     """
     app = current_app._get_current_object()
     sent = 0
     with app.producer_or_acquire() as producer:
         for target, envelope in deliveries:
             if isinstance(target, Subscription):
-                context, handler = target.context, target.handler_name
+                context, handler = target.context, target.handler_id
             else:
                 context, handler = target
             _send(app, producer, context, handler, envelope, retry_policy)

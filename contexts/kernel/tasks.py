@@ -1,9 +1,15 @@
 """Celery tasks of the event machinery (thin: each calls one kernel function).
 
 - ``<context>.deliver_event``, one per context, routed to that context's queue:
-  deliver one event to one of the context's handlers.
+  deliver one event to one of the context's handlers. When the context's
+  database is unreachable the task is retried (a Celery retry publishes the
+  message again before this one is acknowledged; acknowledging a failure would
+  lose it, and rejecting it without requeue on Redis would drop it).
+- ``<context>.confirm_deliveries``, one per context, on its queue: consumers
+  confirm deliveries of the context's events (many per message).
 - ``kernel.sweep_events`` (beat, every ``EVENT_SWEEP_SECONDS``): relay what the
-  on-commit relay could not, and resend due retries.
+  on-commit relay could not, resend due retries, and re-drive deliveries their
+  consumers have not confirmed.
 - ``kernel.purge_event_history`` (beat, daily): retention.
 """
 
@@ -17,24 +23,49 @@ from contexts.kernel import delivery, relay, retention
 from contexts.kernel.databases import CONTEXTS
 
 
+def _retry_when_database_unreachable(task, exc: Exception):
+    """The Retry to raise: the same message again after a short, growing countdown."""
+    return task.retry(
+        exc=exc, countdown=delivery.database_retry_countdown(task.request.retries), max_retries=None
+    )
+
+
 def _delivery_task(context: str):
-    def deliver_event(handler: str, event: dict[str, Any]) -> str:
-        return delivery.deliver(context=context, handler=handler, event=event)
+    def deliver_event(self, handler: str, event: dict[str, Any]) -> str:
+        try:
+            return delivery.deliver(context=context, handler=handler, event=event)
+        except delivery.DATABASE_ERRORS as exc:
+            raise _retry_when_database_unreachable(self, exc) from exc
 
     deliver_event.__name__ = deliver_event.__qualname__ = f"deliver_{context}_event"
-    return shared_task(name=relay.deliver_task_name(context))(deliver_event)
+    return shared_task(name=relay.deliver_task_name(context), bind=True)(deliver_event)
+
+
+def _confirmation_task(context: str):
+    def confirm_deliveries(self, confirmations: list[list[str]]) -> int:
+        try:
+            return relay.confirm_deliveries(context=context, confirmations=confirmations)
+        except delivery.DATABASE_ERRORS as exc:
+            raise _retry_when_database_unreachable(self, exc) from exc
+
+    confirm_deliveries.__name__ = confirm_deliveries.__qualname__ = f"confirm_{context}_deliveries"
+    return shared_task(name=relay.confirmation_task_name(context), bind=True)(confirm_deliveries)
 
 
 #: One delivery task per context, so each runs on that context's own queue.
 DELIVERY_TASKS = {context: _delivery_task(context) for context in CONTEXTS}
+#: One confirmation task per context (as publisher), on its own queue.
+CONFIRMATION_TASKS = {context: _confirmation_task(context) for context in CONTEXTS}
 
 
 @shared_task(name="kernel.sweep_events")
 def sweep_events() -> dict[str, int]:
-    """Relay unpublished outbox rows and resend deliveries whose retry is due."""
+    """Relay unpublished outbox rows, resend deliveries whose retry is due, re-drive
+    unconfirmed ones."""
     return {
         "relayed": relay.relay_outbox(),
         "redriven": delivery.redrive_due_deliveries(),
+        "unconfirmed_redriven": relay.redrive_unconfirmed(),
     }
 
 

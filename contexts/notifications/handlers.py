@@ -12,7 +12,7 @@ from contexts.users.events import UserRegistered
 CONTEXT = "notifications"
 
 
-@subscribe(UserRegistered, context=CONTEXT)
+@subscribe(UserRegistered, context=CONTEXT, id="notifications.welcome_new_user")
 def welcome_new_user(event: UserRegistered) -> None:
     services.notification_create(
         user_id=event.user_id,
@@ -26,7 +26,7 @@ def welcome_new_user(event: UserRegistered) -> None:
     )
 
 
-@subscribe(OrderConfirmed, context=CONTEXT)
+@subscribe(OrderConfirmed, context=CONTEXT, id="notifications.notify_order_confirmed")
 def notify_order_confirmed(event: OrderConfirmed) -> None:
     services.notification_create(
         user_id=event.user_id,
@@ -57,7 +57,7 @@ _PAYMENT_OUTCOMES = {
 }
 
 
-@subscribe(OrderCancelled, context=CONTEXT)
+@subscribe(OrderCancelled, context=CONTEXT, id="notifications.notify_order_cancelled")
 def notify_order_cancelled(event: OrderCancelled) -> None:
     reason = _CANCEL_REASONS.get(event.reason, event.reason.replace("_", " ").lower())
     payment = _PAYMENT_OUTCOMES.get(event.payment, _PAYMENT_OUTCOMES["REFUND_PENDING"])

@@ -112,7 +112,7 @@ def render() -> str:
     for ctx, events in published.items():
         for event_name, version in events.items():
             handlers = [
-                f"{sub.context} (`{sub.handler_name}`)"
+                f"{sub.context} (`{sub.handler_id}`)"
                 for subs in consumed.values()
                 for sub in subs
                 if sub.event_name == event_name and sub.event_version == version
@@ -173,7 +173,7 @@ def _events_of(context: str) -> dict[str, int]:
 
 def _subscriptions_by_context() -> dict[str, list[bus.Subscription]]:
     result: dict[str, list[bus.Subscription]] = {}
-    for sub in sorted(bus.all_subscriptions(), key=lambda s: s.handler_name):
+    for sub in sorted(bus.all_subscriptions(), key=lambda s: s.handler_id):
         result.setdefault(sub.context, []).append(sub)
     return result
 

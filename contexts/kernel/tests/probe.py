@@ -68,7 +68,7 @@ def record_effect(event_id: UUID) -> None:
         )
 
 
-@subscribe(ProbeHappened, context=CONSUMER)
+@subscribe(ProbeHappened, context=CONSUMER, id="kernel_tests.handle_probe")
 def handle_probe(event: ProbeHappened) -> None:
     if event.mode == "fail_while_file" and Path(event.path).exists():
         raise RuntimeError("probe handler failing on purpose")

@@ -14,7 +14,7 @@ from contexts.kernel.tests.probe import CONSUMER, ProbeHappened
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-HANDLER = "contexts.kernel.tests.probe.handle_probe"
+HANDLER = "kernel_tests.handle_probe"
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from contexts.kernel.tests.probe import CONSUMER, ProbeEcho, ProbeHappened
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-HANDLER = "contexts.kernel.tests.probe.handle_probe"
+HANDLER = "kernel_tests.handle_probe"
 
 
 @pytest.fixture(autouse=True)

@@ -76,7 +76,7 @@ def test_commit_relays_one_message_to_the_consuming_contexts_queue():
     assert outbox_row(event).published_at is not None
     [message] = queued_messages(CONSUMER)
     assert message["task"] == f"{CONSUMER}.deliver_event"
-    assert message["kwargs"]["handler"] == "contexts.kernel.tests.probe.handle_probe"
+    assert message["kwargs"]["handler"] == "kernel_tests.handle_probe"
     assert message["kwargs"]["event"]["event_id"] == str(event.event_id)
     assert message["kwargs"]["event"]["correlation_id"] == "req-123"
     assert message["headers"]["x_correlation_id"] == "req-123"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -19,12 +20,12 @@ from contexts.kernel.databases import database_for
 from contexts.kernel.models import DeadLetter, InboxMessage, OutboxMessage
 from contexts.kernel.relay import relay_outbox, send_deliveries
 from contexts.kernel.testing import database_url, wait_for
-from contexts.kernel.tests.helpers import publish_committed
+from contexts.kernel.tests.helpers import outbox_row, publish_committed, queued_messages
 from contexts.kernel.tests.probe import CONSUMER, PUBLISHER, ProbeEcho, ProbeHappened
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
-HANDLER = "contexts.kernel.tests.probe.handle_probe"
+HANDLER = "kernel_tests.handle_probe"
 
 
 def inbox(event) -> InboxMessage:
@@ -268,3 +269,43 @@ def test_stopped_worker_leaves_nothing_behind(start_probe_worker):
     worker.stop()
     assert worker.process.poll() is not None
     assert Path(worker.log_path).exists()
+
+
+def test_deliveries_held_by_a_sigkilled_worker_are_re_driven_within_seconds(
+    start_probe_worker, probe_effects, tmp_path, settings
+):
+    """The worker's main process is SIGKILLed while one delivery runs and three more are
+    prefetched (received, unacknowledged): Redis would hold them for its visibility timeout
+    (300 s) and the inbox would resend the running one after EVENT_STALL_SECONDS (600 s).
+    The publisher re-drives every unconfirmed delivery: all four take effect once, within
+    seconds of the restart."""
+    settings.EVENT_REDRIVE_SECONDS = 2  # the publisher here is the test process
+    fast = {"EVENT_REDRIVE_SECONDS": "2", "EVENT_SWEEP_SECONDS": "1"}
+    doomed = start_probe_worker(env={**fast, "CELERY_WORKER_PREFETCH_MULTIPLIER": "4"})
+    marker = tmp_path / "blocked.pid"
+    running = ProbeHappened(mode="block_once", path=str(marker))
+    publish_committed(running)
+    wait_for(lambda: marker.exists() and marker.read_text())
+    prefetched = [ProbeHappened(mode="ok") for _ in range(3)]
+    for event in prefetched:
+        publish_committed(event)
+    wait_for(lambda: not queued_messages(CONSUMER), message="the worker did not prefetch")
+
+    pool = doomed.pool_pids()
+    os.kill(doomed.pid, signal.SIGKILL)  # the main process: nobody acks or requeues
+    for pid in pool:  # and its pool with it, as when the container dies
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    doomed.process.wait(timeout=10)
+    assert probe_effects.count() == 0
+
+    start_probe_worker(beat=True, env=fast)
+    events = [running, *prefetched]
+    wait_for(
+        lambda: all(probe_effects.count(e.event_id) >= 1 for e in events),
+        timeout=20,
+        message="deliveries held by the killed worker were not recovered within 20 s",
+    )
+    assert [probe_effects.count(e.event_id) for e in events] == [1, 1, 1, 1]
+    for event in events:
+        wait_for(lambda event=event: outbox_row(event).unconfirmed == {})

@@ -23,9 +23,9 @@ from contexts.users.events import UserRegistered
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-WELCOME = "contexts.notifications.handlers.welcome_new_user"
-CONFIRMED = "contexts.notifications.handlers.notify_order_confirmed"
-CANCELLED = "contexts.notifications.handlers.notify_order_cancelled"
+WELCOME = "notifications.welcome_new_user"
+CONFIRMED = "notifications.notify_order_confirmed"
+CANCELLED = "notifications.notify_order_cancelled"
 
 
 @pytest.fixture(autouse=True)

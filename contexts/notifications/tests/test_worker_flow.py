@@ -12,7 +12,7 @@ from contexts.notifications.models import Notification
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
-WELCOME = "contexts.notifications.handlers.welcome_new_user"
+WELCOME = "notifications.welcome_new_user"
 
 
 def test_registering_a_user_sends_one_welcome_notification_and_one_email(api_client, celery_worker):
