@@ -278,6 +278,17 @@ EVENT_RETRY_BASE_SECONDS = float(os.environ.get("EVENT_RETRY_BASE_SECONDS") or 2
 EVENT_RETRY_MAX_SECONDS = float(os.environ.get("EVENT_RETRY_MAX_SECONDS") or 300)
 EVENT_STALL_SECONDS = float(os.environ.get("EVENT_STALL_SECONDS") or 600)
 EVENT_RETENTION_DAYS = float(os.environ.get("EVENT_RETENTION_DAYS") or 7)
+# Retention deletes in committed batches of this many rows per table and stops
+# starting new ones after the budget (below the soft time limit, so a run
+# never rolls back); a run ending on its budget enqueues the next at once.
+EVENT_RETENTION_BATCH_SIZE = env_int("EVENT_RETENTION_BATCH_SIZE", 5000)
+EVENT_RETENTION_TIME_BUDGET_SECONDS = float(
+    os.environ.get("EVENT_RETENTION_TIME_BUDGET_SECONDS") or 30
+)
+if EVENT_RETENTION_TIME_BUDGET_SECONDS >= CELERY_TASK_SOFT_TIME_LIMIT:
+    raise ImproperlyConfigured(
+        "EVENT_RETENTION_TIME_BUDGET_SECONDS must be below CELERY_TASK_SOFT_TIME_LIMIT."
+    )
 
 # Periodic tasks, scheduled by name (`celery -A config beat`). Each expires
 # after its interval, so a backlog never runs a pile of stale sweeps.

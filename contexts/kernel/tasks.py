@@ -4,7 +4,8 @@
   deliver one event to one of the context's handlers.
 - ``kernel.sweep_events`` (beat, every ``EVENT_SWEEP_SECONDS``): relay what the
   on-commit relay could not, and resend due retries.
-- ``kernel.purge_event_history`` (beat, daily): retention.
+- ``kernel.purge_event_history`` (beat, daily): retention, in budgeted runs that
+  continue until the backlog is gone.
 """
 
 from __future__ import annotations
@@ -38,7 +39,14 @@ def sweep_events() -> dict[str, int]:
     }
 
 
-@shared_task(name="kernel.purge_event_history")
-def purge_event_history() -> dict[str, int]:
-    """Delete completed event rows older than EVENT_RETENTION_DAYS."""
-    return retention.purge_event_history()
+@shared_task(name="kernel.purge_event_history", bind=True)
+def purge_event_history(self) -> dict[str, Any]:
+    """Delete completed event rows older than EVENT_RETENTION_DAYS, within the time budget.
+
+    A run that stopped on its budget with rows left enqueues the next run at
+    once, so a backlog drains over consecutive runs instead of one a day.
+    """
+    result = retention.purge_event_history()
+    if not result["complete"]:
+        self.apply_async()
+    return result
