@@ -113,6 +113,13 @@ DATABASES = {
         DATABASE_URL, conn_max_age=CONN_MAX_AGE, conn_health_checks=True
     ),
 }
+# An unreachable PostgreSQL fails a connect after this many seconds instead of
+# hanging the request or task that needs it (libpq waits forever by default).
+DATABASE_CONNECT_TIMEOUT = env_int("DATABASE_CONNECT_TIMEOUT", 5)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", DATABASE_CONNECT_TIMEOUT
+    )
 DATABASES.update(context_databases(DATABASES["default"], split=DB_PER_CONTEXT))
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Embedded mode: web, worker and beat share one file. Take the write lock at
@@ -157,9 +164,19 @@ PAYMENT_GATEWAY_TIMEOUT_SECONDS = float(os.environ.get("PAYMENT_GATEWAY_TIMEOUT_
 # Throttle counters must be shared by every web process: set CACHE_URL to a
 # Redis URL in production (the local-memory default is per process).
 CACHE_URL = os.environ.get("CACHE_URL", "")
+# A cache that hangs must not hang every request (throttles read it first).
+CACHE_SOCKET_TIMEOUT = float(os.environ.get("CACHE_SOCKET_TIMEOUT") or 2)
+CACHE_CONNECT_TIMEOUT = float(os.environ.get("CACHE_CONNECT_TIMEOUT") or 2)
 CACHES = {
     "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CACHE_URL,
+            "OPTIONS": {
+                "socket_timeout": CACHE_SOCKET_TIMEOUT,
+                "socket_connect_timeout": CACHE_CONNECT_TIMEOUT,
+            },
+        }
         if CACHE_URL
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
@@ -248,11 +265,22 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 60)
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 50)
+# Every Redis command and connect gives up after these many seconds, so a hung
+# broker (failover, a half-open connection) cannot hang a web request after its
+# commit: the in-request relay fails fast and leaves the row to the sweep.
+CELERY_BROKER_SOCKET_TIMEOUT = float(os.environ.get("CELERY_BROKER_SOCKET_TIMEOUT") or 5)
+CELERY_BROKER_CONNECTION_TIMEOUT = float(os.environ.get("CELERY_BROKER_CONNECTION_TIMEOUT") or 3)
 # The visibility timeout applies to Redis (and SQS); kombu's SQLAlchemy transport
-# (the embedded default) hands its options to create_engine, which rejects it.
+# (the embedded default) hands its options to create_engine, which rejects them.
 CELERY_BROKER_TRANSPORT_OPTIONS = (
-    {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 300)}
-    if CELERY_BROKER_URL.startswith(("redis://", "rediss://", "sqs://"))
+    {
+        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 300),
+        "socket_timeout": CELERY_BROKER_SOCKET_TIMEOUT,
+        "socket_connect_timeout": CELERY_BROKER_CONNECTION_TIMEOUT,
+    }
+    if CELERY_BROKER_URL.startswith(("redis://", "rediss://"))
+    else {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 300)}
+    if CELERY_BROKER_URL.startswith("sqs://")
     else {}
 )
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
@@ -262,6 +290,16 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_QUEUES = [Queue(name) for name in ("default", *CONTEXTS)]
 CELERY_TASK_ROUTES = {f"{name}.*": {"queue": name} for name in CONTEXTS}
+# Email sends wait on an SMTP server: they run on their own queue, consumed by
+# their own worker (`celery -A config worker -Q email`), so that a slow or
+# hanging server never holds the pool slots the sweeps, relays and deliveries
+# need. The queue is not among CELERY_TASK_QUEUES on purpose: a worker started
+# without -Q does not consume it.
+EMAIL_QUEUE = "email"
+CELERY_TASK_ROUTES = {
+    "notifications.send_notification_email": {"queue": EMAIL_QUEUE},
+    **CELERY_TASK_ROUTES,
+}
 # A task killed by its hard time limit goes back to the queue (like a lost
 # worker); the event inbox counts deliveries and dead-letters after the last.
 CELERY_TASK_ACKS_ON_TIMEOUT = False
@@ -356,6 +394,8 @@ EMAIL_PORT = env_int("EMAIL_PORT", 25)
 EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+# Seconds an SMTP connect or reply may take before the send fails (and is retried).
+EMAIL_TIMEOUT = float(os.environ.get("EMAIL_TIMEOUT") or 10)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "shop@localhost")
 # Where django.core.mail.backends.filebased.EmailBackend writes (tests, demos).
 EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH", str(BASE_DIR / ".run" / "emails"))

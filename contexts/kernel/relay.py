@@ -56,11 +56,15 @@ def deliver_task_name(context: str) -> str:
     return f"{context}.deliver_event"
 
 
-def database_contexts() -> dict[str, str]:
-    """Each distinct database alias, with one context using it (to open its transaction)."""
+def database_contexts(only: Iterable[str] | None = None) -> dict[str, str]:
+    """Each distinct database alias (or those in ``only``), with one context using it
+    (to open its transaction)."""
     aliases: dict[str, str] = {}
     for context in CONTEXTS:
         aliases.setdefault(database_for(context), context)
+    if only is not None:
+        wanted = set(only)
+        return {alias: context for alias, context in aliases.items() if alias in wanted}
     return aliases
 
 
@@ -81,8 +85,9 @@ def batch_size() -> int:
     return int(getattr(settings, "EVENT_RELAY_BATCH_SIZE", 200))
 
 
-def relay_outbox(*, limit: int | None = None) -> int:
-    """Send every unpublished outbox row of every database; return how many were relayed.
+def relay_outbox(*, limit: int | None = None, databases: Iterable[str] | None = None) -> int:
+    """Send every unpublished outbox row of every database (or of the aliases in
+    ``databases``); return how many were relayed.
 
     Runs batch after batch until a database has nothing left to claim (or
     ``limit`` rows were relayed). Broker errors propagate after the current
@@ -90,7 +95,7 @@ def relay_outbox(*, limit: int | None = None) -> int:
     """
     size = batch_size()
     relayed = 0
-    for alias, context in database_contexts().items():
+    for alias, context in database_contexts(databases).items():
         while limit is None or relayed < limit:
             take = size if limit is None else min(size, limit - relayed)
             pending = OutboxMessage.objects.using(alias).filter(published_at__isnull=True)

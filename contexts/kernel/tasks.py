@@ -10,12 +10,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from celery import shared_task
 
 from contexts.kernel import delivery, relay, retention
 from contexts.kernel.databases import CONTEXTS
+from contexts.kernel.isolation import isolated
 
 
 def _delivery_task(context: str):
@@ -30,13 +32,30 @@ def _delivery_task(context: str):
 DELIVERY_TASKS = {context: _delivery_task(context) for context in CONTEXTS}
 
 
+#: The sweep's jobs, each run for one database at a time (``databases=[alias]``).
+SWEEP_JOBS: dict[str, Callable[..., int]] = {
+    "relayed": relay.relay_outbox,
+    "redriven": delivery.redrive_due_deliveries,
+}
+
+
 @shared_task(name="kernel.sweep_events")
-def sweep_events() -> dict[str, int]:
-    """Relay unpublished outbox rows and resend deliveries whose retry is due."""
-    return {
-        "relayed": relay.relay_outbox(),
-        "redriven": delivery.redrive_due_deliveries(),
-    }
+def sweep_events() -> dict[str, Any]:
+    """Relay unpublished outbox rows and resend deliveries whose retry is due.
+
+    Each job runs for each database on its own: a database that fails is
+    logged and skipped (``failed``), and the other databases and jobs go on.
+    """
+    result: dict[str, Any] = dict.fromkeys(SWEEP_JOBS, 0)
+    failed: list[str] = []
+    for alias in relay.database_contexts():
+        for key, job in SWEEP_JOBS.items():
+            if alias in failed:
+                break  # the next sweep, seconds away, tries this database again
+            with isolated(alias, f"sweep ({key})", failed=failed):
+                result[key] += job(databases=[alias])
+    result["failed"] = failed
+    return result
 
 
 @shared_task(name="kernel.purge_event_history", bind=True)
