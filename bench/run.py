@@ -82,6 +82,9 @@ def start_services(env: dict[str, str], workers: int, concurrency: int) -> list[
         "worker": [str(BIN / "celery"), "-A", "config", "worker", "--concurrency",
                    str(concurrency), "--loglevel", "WARNING", "--without-gossip",
                    "--without-mingle"],
+        "email-worker": [str(BIN / "celery"), "-A", "config", "worker", "-Q", "email",
+                         "--hostname", "email@%h", "--concurrency", "1", "--loglevel",
+                         "WARNING", "--without-gossip", "--without-mingle"],
         "beat": [str(BIN / "celery"), "-A", "config", "beat", "--loglevel", "WARNING",
                  "--schedule", str(logs / "celerybeat-schedule")],
     }  # fmt: skip

@@ -1,4 +1,5 @@
-"""Sweep isolation: a failing database and a hanging SMTP server do not stop other events.
+"""Sweep isolation: a failing database and a hanging SMTP server do not stop other events
+(cross-context: the kernel's sweep, the notifications context's email sends).
 
 A real worker runs the sweep (beat embedded) with one context's database
 unreachable, while a second worker sends email to an SMTP server that accepts
