@@ -116,18 +116,22 @@ def purge_event_history(
         for alias, context in database_contexts().items()
         for table in TABLES
     ]
-    while pending and time.monotonic() < deadline:
+    # The budget counts once something was deleted: every run makes progress
+    # (an empty table costs one index probe and is dropped from the round).
+    progressed = False
+    while pending and (not progressed or time.monotonic() < deadline):
         still = []
         for alias, context, table in pending:
             if alias in failed:
                 continue
-            if time.monotonic() >= deadline:
+            if progressed and time.monotonic() >= deadline:
                 still.append((alias, context, table))
                 continue
             with isolated(alias, "retention", failed=failed):
                 with atomic(context):
                     deleted = table.delete_batch(alias, before)
                 counts[table.key] += deleted
+                progressed = progressed or deleted > 0
                 if deleted >= size:
                     still.append((alias, context, table))
         pending = [item for item in still if item[0] not in failed]

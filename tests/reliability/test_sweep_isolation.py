@@ -63,11 +63,21 @@ def test_a_failing_database_and_hanging_email_do_not_stop_the_other_events(
     purge_broker()  # the on-commit relay's messages are lost: only the sweep can deliver
 
     with HangingServer(SMTP_STUB_PORT) as smtp:
-        for n in range(4):  # several sends, each hanging until EMAIL_TIMEOUT
+        for n in range(8):  # sends that hang in turn, each until EMAIL_TIMEOUT
             notification_create(
                 user_id=uuid.uuid4(), kind="WELCOME", subject="Welcome", body="Hello",
                 source_event_id=uuid.uuid4(), recipient_email=f"hang{n}@example.com",
             )  # fmt: skip
+        start_probe_worker(
+            queues=[settings.EMAIL_QUEUE],
+            env={
+                "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+                "EMAIL_HOST": "127.0.0.1",
+                "EMAIL_PORT": str(SMTP_STUB_PORT),
+            },
+        )
+        # The email worker is stuck on the SMTP server from here on.
+        wait_for(lambda: smtp.accepted >= 1, timeout=60, message="no email send started")
         main = start_probe_worker(
             queues=[queue.name for queue in settings.CELERY_TASK_QUEUES],
             beat=True,
@@ -78,26 +88,19 @@ def test_a_failing_database_and_hanging_email_do_not_stop_the_other_events(
                 "TEST_BROKEN_DATABASE_PORT": str(DEAD_DATABASE_PORT),
             },
         )
-        start_probe_worker(
-            queues=["email"],
-            env={
-                "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
-                "EMAIL_HOST": "127.0.0.1",
-                "EMAIL_PORT": str(SMTP_STUB_PORT),
-            },
-        )
 
         # Other contexts' events flow while the broken database fails every
         # sweep and the email sends hang.
-        wait_for(
-            lambda: (
-                probe_effects.count(late.event_id) == 1
-                and probe_effects.count(retried.event_id) == 1
-            ),
-            timeout=30,
-            message=f"events not delivered by the sweep:\n{main.logs()[-3000:]}",
-        )
-        assert smtp.accepted >= 1  # the email worker was stuck on the SMTP server meanwhile
+        try:
+            wait_for(
+                lambda: (
+                    probe_effects.count(late.event_id) == 1
+                    and probe_effects.count(retried.event_id) == 1
+                ),
+                timeout=30,
+            )
+        except AssertionError:
+            raise AssertionError(f"not delivered by the sweep:\n{main.logs()[-3000:]}") from None
         assert f"failed for database {BROKEN_CONTEXT}" in main.logs()
 
         # A hanging send gives up after EMAIL_TIMEOUT (default) and is retried later.

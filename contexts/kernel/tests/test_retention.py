@@ -5,16 +5,19 @@ from __future__ import annotations
 import itertools
 import signal
 from contextlib import contextmanager
+from datetime import timedelta
 
 import pytest
 from celery.exceptions import SoftTimeLimitExceeded
 from django.db import connections
 
-from contexts.kernel import retention
+from contexts.kernel import retention, tasks
 from contexts.kernel.databases import database_for
 from contexts.kernel.models import DeadLetter, InboxMessage, OutboxMessage
 from contexts.kernel.retention import purge_event_history
-from contexts.kernel.tests.probe import CONSUMER, PUBLISHER
+from contexts.kernel.testing import purge_broker
+from contexts.kernel.tests.helpers import publish_committed, queued_messages
+from contexts.kernel.tests.probe import CONSUMER, PUBLISHER, ProbeHappened
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -146,3 +149,21 @@ def test_the_purge_queries_use_the_partial_indexes(settings):
             cursor.execute("RESET enable_seqscan")
     for index, plan in plans:
         assert index in plan, plan
+
+
+def test_a_run_that_ends_on_its_budget_enqueues_the_next(settings):
+    settings.EVENT_RETENTION_BATCH_SIZE = 1
+    settings.EVENT_RETENTION_TIME_BUDGET_SECONDS = 0  # one deleting batch per run
+    events = [ProbeHappened() for _ in range(3)]
+    for event in events:
+        publish_committed(event)
+    alias = database_for(PUBLISHER)
+    OutboxMessage.objects.using(alias).update(published_at=retention.cutoff() - timedelta(days=1))
+    purge_broker()
+
+    result = tasks.purge_event_history.apply().get()
+
+    assert (result["outbox"], result["complete"]) == (1, False)
+    assert OutboxMessage.objects.using(alias).count() == 2
+    [continuation] = queued_messages("default")
+    assert continuation["task"] == "kernel.purge_event_history"
