@@ -107,6 +107,13 @@ DATABASES = {
         DATABASE_URL, conn_max_age=CONN_MAX_AGE, conn_health_checks=True
     ),
 }
+# An unreachable PostgreSQL fails a connect after this many seconds instead of
+# hanging the request or task that needs it (libpq waits forever by default).
+DATABASE_CONNECT_TIMEOUT = env_int("DATABASE_CONNECT_TIMEOUT", 5)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", DATABASE_CONNECT_TIMEOUT
+    )
 DATABASES.update(context_databases(DATABASES["default"], split=DB_PER_CONTEXT))
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Embedded mode: web, worker and beat share one file. Take the write lock at
@@ -171,9 +178,19 @@ PAYMENTS_RECONCILE_AFTER_SECONDS = env_float("PAYMENTS_RECONCILE_AFTER_SECONDS",
 # Throttle counters must be shared by every web process: set CACHE_URL to a
 # Redis URL in production (the local-memory default is per process).
 CACHE_URL = env_str("CACHE_URL", "")
+# A cache that hangs must not hang every request (throttles read it first).
+CACHE_SOCKET_TIMEOUT = env_float("CACHE_SOCKET_TIMEOUT", 2)
+CACHE_CONNECT_TIMEOUT = env_float("CACHE_CONNECT_TIMEOUT", 2)
 CACHES = {
     "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CACHE_URL,
+            "OPTIONS": {
+                "socket_timeout": CACHE_SOCKET_TIMEOUT,
+                "socket_connect_timeout": CACHE_CONNECT_TIMEOUT,
+            },
+        }
         if CACHE_URL
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
@@ -279,12 +296,23 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 60)
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 50)
+# Every Redis command and connect gives up after these many seconds, so a hung
+# broker (failover, a half-open connection) cannot hang a web request after its
+# commit: the in-request relay fails fast and leaves the row to the sweep.
+CELERY_BROKER_SOCKET_TIMEOUT = env_float("CELERY_BROKER_SOCKET_TIMEOUT", 5)
+CELERY_BROKER_CONNECTION_TIMEOUT = env_float("CELERY_BROKER_CONNECTION_TIMEOUT", 3)
 # The visibility timeout applies to Redis (and SQS); kombu's SQLAlchemy transport
-# (the embedded default) hands its options to create_engine, which rejects it.
+# (the embedded default) hands its options to create_engine, which rejects them.
 CELERY_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", 300)
 CELERY_BROKER_TRANSPORT_OPTIONS = (
-    {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
-    if CELERY_BROKER_URL.startswith(("redis://", "rediss://", "sqs://"))
+    {
+        "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
+        "socket_timeout": CELERY_BROKER_SOCKET_TIMEOUT,
+        "socket_connect_timeout": CELERY_BROKER_CONNECTION_TIMEOUT,
+    }
+    if CELERY_BROKER_URL.startswith(("redis://", "rediss://"))
+    else {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
+    if CELERY_BROKER_URL.startswith("sqs://")
     else {}
 )
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
@@ -294,6 +322,16 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_QUEUES = [Queue(name) for name in ("default", *CONTEXTS)]
 CELERY_TASK_ROUTES = {f"{name}.*": {"queue": name} for name in CONTEXTS}
+# Email sends wait on an SMTP server: they run on their own queue, consumed by
+# their own worker (`celery -A config worker -Q email`), so that a slow or
+# hanging server never holds the pool slots the sweeps, relays and deliveries
+# need. The queue is not among CELERY_TASK_QUEUES on purpose: a worker started
+# without -Q does not consume it.
+EMAIL_QUEUE = "email"
+CELERY_TASK_ROUTES = {
+    "notifications.send_notification_email": {"queue": EMAIL_QUEUE},
+    **CELERY_TASK_ROUTES,
+}
 # A task killed by its hard time limit goes back to the queue (like a lost
 # worker); the event inbox counts deliveries and dead-letters after the last.
 CELERY_TASK_ACKS_ON_TIMEOUT = False
@@ -310,6 +348,16 @@ EVENT_RETRY_BASE_SECONDS = env_float("EVENT_RETRY_BASE_SECONDS", 2)
 EVENT_RETRY_MAX_SECONDS = env_float("EVENT_RETRY_MAX_SECONDS", 300)
 EVENT_STALL_SECONDS = env_float("EVENT_STALL_SECONDS", 600)
 EVENT_RETENTION_DAYS = env_float("EVENT_RETENTION_DAYS", 7)
+
+# Retention deletes in committed batches of this many rows per table and stops
+# starting new ones after the budget (below the soft time limit, so a run
+# never rolls back); a run ending on its budget enqueues the next at once.
+EVENT_RETENTION_BATCH_SIZE = env_int("EVENT_RETENTION_BATCH_SIZE", 5000)
+EVENT_RETENTION_TIME_BUDGET_SECONDS = env_float("EVENT_RETENTION_TIME_BUDGET_SECONDS", 30)
+if EVENT_RETENTION_TIME_BUDGET_SECONDS >= CELERY_TASK_SOFT_TIME_LIMIT:
+    raise ImproperlyConfigured(
+        "EVENT_RETENTION_TIME_BUDGET_SECONDS must be below CELERY_TASK_SOFT_TIME_LIMIT."
+    )
 
 # A published event whose consumers have not all confirmed it is sent again
 # this long after publishing, then after twice as long each time, up to the max.
@@ -396,6 +444,8 @@ EMAIL_PORT = env_int("EMAIL_PORT", 25)
 EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+# Seconds an SMTP connect or reply may take before the send fails (and is retried).
+EMAIL_TIMEOUT = env_float("EMAIL_TIMEOUT", 10)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "shop@localhost")
 # Send attempts of one notification's email before it is given up.
 NOTIFICATION_EMAIL_MAX_ATTEMPTS = env_int("NOTIFICATION_EMAIL_MAX_ATTEMPTS", 5)

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Start web, worker and beat together; Ctrl-C stops all three.
+# Start web, worker, email worker and beat together; Ctrl-C stops them all.
+# Email sends run on their own queue and worker, so a slow SMTP server never
+# holds the pool the sweeps and event deliveries run in.
 # WEB=runserver (default): Django's development server with DEBUG on.
 # WEB=gunicorn: the production web server with DEBUG off, static files served by
 # whitenoise from STATIC_ROOT (`make run` collects them first).
@@ -29,6 +31,7 @@ esac
 mkdir -p .run
 trap 'kill 0' EXIT INT TERM
 "$BIN/celery" -A config worker --loglevel=INFO --concurrency=2 &
+"$BIN/celery" -A config worker -Q email --hostname=email@%h --loglevel=INFO --concurrency=1 &
 "$BIN/celery" -A config beat --loglevel=INFO --schedule=.run/celerybeat-schedule &
 "${web[@]}" &
 wait -n

@@ -9,6 +9,7 @@ it (primary keys are UUIDs).
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.contrib.auth import get_permission_codename
 from django.core.exceptions import ValidationError
 
 from contexts.kernel.delivery import replay_dead_letters
@@ -109,7 +110,14 @@ class DeadLetterAdmin(EventTableAdmin):
         last = obj.error.strip().splitlines()[-1:] or [""]
         return last[0][:120]
 
-    @admin.action(description="Replay the selected dead letters")
+    def has_replay_permission(self, request) -> bool:
+        """Replaying changes a dead letter (and its delivery): the model's change
+        permission, although the rows themselves are read-only in the admin."""
+        opts = self.opts
+        codename = get_permission_codename("change", opts)
+        return request.user.has_perm(f"{opts.app_label}.{codename}")
+
+    @admin.action(description="Replay the selected dead letters", permissions=["replay"])
     def replay(self, request, queryset):
         count = replay_dead_letters(ids=list(queryset.values_list("id", flat=True)))
         self.message_user(request, f"{count} dead letter(s) sent again.", messages.SUCCESS)

@@ -45,6 +45,7 @@ from __future__ import annotations
 import logging
 import traceback
 import uuid
+from collections.abc import Iterable
 from contextlib import nullcontext
 from datetime import timedelta
 from typing import Any
@@ -358,8 +359,11 @@ def _dead_letter(
             )
 
 
-def redrive_due_deliveries(*, limit: int | None = None) -> int:
-    """Send again every pending delivery whose ``next_attempt_at`` has passed.
+def redrive_due_deliveries(
+    *, limit: int | None = None, databases: Iterable[str] | None = None
+) -> int:
+    """Send again every pending delivery whose ``next_attempt_at`` has passed
+    (in every database, or in the aliases of ``databases``).
 
     These are failed deliveries waiting for their backoff, deliveries whose
     message was lost or whose task was killed, and replayed dead letters.
@@ -368,7 +372,7 @@ def redrive_due_deliveries(*, limit: int | None = None) -> int:
     """
     size = limit or int(getattr(settings, "EVENT_RELAY_BATCH_SIZE", 200))
     sent = 0
-    for alias, db_context in database_contexts().items():
+    for alias, db_context in database_contexts(databases).items():
         with atomic(db_context):
             now = timezone.now()
             rows = list(

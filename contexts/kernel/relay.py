@@ -88,11 +88,15 @@ def subscribers_of(event_name: str, event_version: int) -> dict[str, str]:
     return {s.handler_id: s.context for s in subscriptions_for(event_name, event_version)}
 
 
-def database_contexts() -> dict[str, str]:
-    """Each distinct database alias, with one context using it (to open its transaction)."""
+def database_contexts(only: Iterable[str] | None = None) -> dict[str, str]:
+    """Each distinct database alias (or those in ``only``), with one context using it
+    (to open its transaction)."""
     aliases: dict[str, str] = {}
     for context in CONTEXTS:
         aliases.setdefault(database_for(context), context)
+    if only is not None:
+        wanted = set(only)
+        return {alias: context for alias, context in aliases.items() if alias in wanted}
     return aliases
 
 
@@ -113,8 +117,9 @@ def batch_size() -> int:
     return int(getattr(settings, "EVENT_RELAY_BATCH_SIZE", 200))
 
 
-def relay_outbox(*, limit: int | None = None) -> int:
-    """Send every unpublished outbox row of every database; return how many were relayed.
+def relay_outbox(*, limit: int | None = None, databases: Iterable[str] | None = None) -> int:
+    """Send every unpublished outbox row of every database (or of the aliases in
+    ``databases``); return how many were relayed.
 
     Runs batch after batch until a database has nothing left to claim (or
     ``limit`` rows were relayed). Broker errors propagate after the current
@@ -122,7 +127,7 @@ def relay_outbox(*, limit: int | None = None) -> int:
     """
     size = batch_size()
     relayed = 0
-    for alias, context in database_contexts().items():
+    for alias, context in database_contexts(databases).items():
         while limit is None or relayed < limit:
             take = size if limit is None else min(size, limit - relayed)
             pending = OutboxMessage.objects.using(alias).filter(published_at__isnull=True)
@@ -227,16 +232,16 @@ def confirm_deliveries(*, context: str, confirmations: Sequence[Sequence[str]]) 
     return len(changed)
 
 
-def redrive_unconfirmed(*, limit: int | None = None) -> int:
+def redrive_unconfirmed(*, limit: int | None = None, databases: Iterable[str] | None = None) -> int:
     """Send again the unconfirmed deliveries of every published row whose ``redrive_at`` passed.
 
     Returns how many deliveries were sent. Rows are claimed with ``SKIP
     LOCKED`` (several sweeps split the work) and get their next ``redrive_at``
-    (doubling) in the same transaction.
+    (doubling) in the same transaction. ``databases`` narrows it to those aliases.
     """
     size = limit or batch_size()
     sent = 0
-    for alias, context in database_contexts().items():
+    for alias, context in database_contexts(databases).items():
         with atomic(context):
             now = timezone.now()
             rows = list(

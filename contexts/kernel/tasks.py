@@ -10,17 +10,20 @@
 - ``kernel.sweep_events`` (beat, every ``EVENT_SWEEP_SECONDS``): relay what the
   on-commit relay could not, resend due retries, and re-drive deliveries their
   consumers have not confirmed.
-- ``kernel.purge_event_history`` (beat, daily): retention.
+- ``kernel.purge_event_history`` (beat, daily): retention, in budgeted runs that
+  continue until the backlog is gone.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from celery import shared_task
 
 from contexts.kernel import delivery, relay, retention
 from contexts.kernel.databases import CONTEXTS
+from contexts.kernel.isolation import isolated
 
 
 def _retry_when_database_unreachable(task, exc: Exception):
@@ -58,18 +61,42 @@ DELIVERY_TASKS = {context: _delivery_task(context) for context in CONTEXTS}
 CONFIRMATION_TASKS = {context: _confirmation_task(context) for context in CONTEXTS}
 
 
+#: The sweep's jobs, each run for one database at a time (``databases=[alias]``).
+SWEEP_JOBS: dict[str, Callable[..., int]] = {
+    "relayed": relay.relay_outbox,
+    "redriven": delivery.redrive_due_deliveries,
+    "unconfirmed_redriven": relay.redrive_unconfirmed,
+}
+
+
 @shared_task(name="kernel.sweep_events")
-def sweep_events() -> dict[str, int]:
-    """Relay unpublished outbox rows, resend deliveries whose retry is due, re-drive
-    unconfirmed ones."""
-    return {
-        "relayed": relay.relay_outbox(),
-        "redriven": delivery.redrive_due_deliveries(),
-        "unconfirmed_redriven": relay.redrive_unconfirmed(),
-    }
+def sweep_events() -> dict[str, Any]:
+    """Relay unpublished outbox rows, resend deliveries whose retry is due, and
+    re-drive deliveries their consumers have not confirmed.
+
+    Each job runs for each database on its own: a database that fails is
+    logged and skipped (``failed``), and the other databases and jobs go on.
+    """
+    result: dict[str, Any] = dict.fromkeys(SWEEP_JOBS, 0)
+    failed: list[str] = []
+    for alias in relay.database_contexts():
+        for key, job in SWEEP_JOBS.items():
+            if alias in failed:
+                break  # the next sweep, seconds away, tries this database again
+            with isolated(alias, f"sweep ({key})", failed=failed):
+                result[key] += job(databases=[alias])
+    result["failed"] = failed
+    return result
 
 
-@shared_task(name="kernel.purge_event_history")
-def purge_event_history() -> dict[str, int]:
-    """Delete completed event rows older than EVENT_RETENTION_DAYS."""
-    return retention.purge_event_history()
+@shared_task(name="kernel.purge_event_history", bind=True)
+def purge_event_history(self) -> dict[str, Any]:
+    """Delete completed event rows older than EVENT_RETENTION_DAYS, within the time budget.
+
+    A run that stopped on its budget with rows left enqueues the next run at
+    once, so a backlog drains over consecutive runs instead of one a day.
+    """
+    result = retention.purge_event_history()
+    if not result["complete"]:
+        self.apply_async()
+    return result

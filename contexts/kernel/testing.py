@@ -13,7 +13,8 @@ Usage (fixtures in the root ``conftest.py``; mark the test ``worker`` and
         a = start_celery_worker(concurrency=1, env={"EVENT_MAX_ATTEMPTS": "3"})
         b = start_celery_worker(queues=["orders"], beat=True)
 
-``start_celery_worker(**options)`` accepts: ``queues`` (default: all),
+``start_celery_worker(**options)`` accepts: ``queues`` (default: all, the
+``email`` queue included),
 ``concurrency`` (1), ``beat`` (embed the beat scheduler: the sweeps run
 every ``EVENT_SWEEP_SECONDS``), ``include`` (extra modules to import, e.g.
 a test module declaring ``@subscribe`` handlers: the worker must import it to
@@ -23,7 +24,8 @@ a file email backend whose messages ``worker.sent_emails()`` returns. Workers
 are stopped (and the broker's queues emptied beforehand) by the fixture.
 
 ``wait_for(condition, timeout=...)`` polls a condition with a deadline: use it
-instead of sleeping.
+instead of sleeping. ``HangingServer(port)`` is a TCP server that accepts
+connections and never answers (a hung broker, SMTP server or database).
 """
 
 from __future__ import annotations
@@ -31,8 +33,10 @@ from __future__ import annotations
 import email
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
@@ -105,6 +109,50 @@ def purge_broker() -> None:
             client.close()
 
 
+class HangingServer:
+    """A TCP server on ``127.0.0.1:port`` that accepts every connection and never answers.
+
+    It stands for a peer that hangs (a broker stuck in failover, an SMTP server
+    that never greets). Use it as a context manager; ``accepted`` counts the
+    connections it took.
+    """
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.accepted = 0
+        self._held: list[socket.socket] = []
+        self._listener = socket.create_server(("127.0.0.1", port), reuse_port=False)
+        self._listener.settimeout(0.2)
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    @property
+    def url_host(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def _serve(self) -> None:
+        while not self._stopped.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self._held.append(conn)  # kept open, never read from or written to
+            self.accepted += 1
+
+    def __enter__(self) -> HangingServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._stopped.set()
+        self._thread.join(timeout=5)
+        self._listener.close()
+        for conn in self._held:
+            conn.close()
+
+
 class CeleryWorker:
     """One ``celery -A config worker`` process (prefork pool) for a test."""
 
@@ -129,8 +177,11 @@ class CeleryWorker:
             f"--hostname={self.name}@%h", "--without-gossip", "--without-mingle",
             "--without-heartbeat",
         ]  # fmt: skip
-        if queues:
-            command.append("--queues=" + ",".join(queues))
+        if queues is None:
+            # Every queue, the email queue included (a deployment gives it a worker of its own).
+            queues = [queue.name for queue in settings.CELERY_TASK_QUEUES]
+            queues.append(settings.EMAIL_QUEUE)
+        command.append("--queues=" + ",".join(queues))
         if beat:
             command += ["--beat", f"--schedule={directory / (self.name + '-beat')}"]
         include = list(include)

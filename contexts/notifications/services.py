@@ -3,9 +3,12 @@
 Two steps, Saleor style: ``notification_create`` stores the notification in
 the caller's transaction (an event handler's, together with its inbox row) and
 asks for the email once that commits; ``notification_send_email`` sends it by
-id, outside any transaction, and records the attempt. A failed send is retried
-with backoff by the ``notifications.send_due_emails`` sweep; the notification
-itself never depends on the email.
+id, outside any transaction, and records the attempt. The send task runs on
+the ``email`` queue, in the email worker's own pool (``EMAIL_TIMEOUT`` bounds
+each SMTP wait), so a slow SMTP server never delays event deliveries or
+sweeps. A failed send is retried with backoff by the
+``notifications.send_due_emails`` sweep; the notification itself never
+depends on the email.
 """
 
 from __future__ import annotations

@@ -71,3 +71,50 @@ def test_the_replay_action_delivers_the_dead_letter_again(admin, dead_letter):
     assert (inbox.status, inbox.attempts) == (InboxMessage.Status.PENDING, 0)
     [message] = queued_messages(CONSUMER)
     assert message["kwargs"]["event"]["event_id"] == str(dead_letter.event_id)
+
+
+def staff_with(staff_user, *codenames: str) -> Client:
+    from django.contrib.auth.models import Permission
+
+    staff_user.user_permissions.set(
+        Permission.objects.filter(content_type__app_label="kernel", codename__in=codenames)
+    )
+    client = Client()
+    client.force_login(staff_user)
+    return client
+
+
+def post_replay(client: Client, dead_letter: DeadLetter):
+    query = "&".join(f"{k}={v}" for k, v in db_param().items())
+    return client.post(
+        f"/admin/kernel/deadletter/?{query}",
+        {"action": "replay", "_selected_action": [str(dead_letter.pk)]},
+    )
+
+
+def test_a_staff_user_who_may_only_view_dead_letters_cannot_replay_them(staff_user, dead_letter):
+    viewer = staff_with(staff_user, "view_deadletter")
+    purge_broker()
+    assert viewer.get("/admin/kernel/deadletter/", db_param()).status_code == 200
+
+    post_replay(viewer, dead_letter)
+
+    dead_letter.refresh_from_db()
+    assert dead_letter.replayed_at is None
+    assert queued_messages(CONSUMER) == []
+    listing = viewer.get("/admin/kernel/deadletter/", db_param()).content.decode()
+    assert 'value="replay"' not in listing  # the action is not even offered
+
+
+def test_the_change_permission_on_dead_letters_allows_the_replay(staff_user, dead_letter):
+    operator = staff_with(staff_user, "view_deadletter", "change_deadletter")
+    purge_broker()
+    assert (
+        'value="replay"' in operator.get("/admin/kernel/deadletter/", db_param()).content.decode()
+    )
+
+    assert post_replay(operator, dead_letter).status_code == 302
+
+    dead_letter.refresh_from_db()
+    assert dead_letter.replayed_at is not None
+    assert len(queued_messages(CONSUMER)) == 1
