@@ -7,6 +7,7 @@ broker). The README lists every variable.
 
 from __future__ import annotations
 
+import logging
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -56,6 +57,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "django_structlog",  # access lines per request and per task (see Logging below)
     # Refresh tokens rotate; a used one is blacklisted (tables on the users database).
     "rest_framework_simplejwt.token_blacklist",
     "contexts.kernel",
@@ -70,8 +72,10 @@ if BENCH_BARE_ENDPOINT:
     SILENCED_SYSTEM_CHECKS = ["boundaries.E004"]
 
 MIDDLEWARE = [
-    "contexts.kernel.middleware.BodySizeLimitMiddleware",
     "contexts.kernel.middleware.CorrelationIdMiddleware",
+    # After the correlation id (its access line carries it), before anything that answers.
+    "django_structlog.middlewares.RequestMiddleware",
+    "contexts.kernel.middleware.BodySizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -351,23 +355,32 @@ EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH", str(BASE_DIR / ".run" / "ema
 
 # --- Logging ---------------------------------------------------------------
 # One JSON object per line, with the correlation id (contexts/kernel/logs.py);
-# LOG_FORMAT=console for the same fields in a human layout.
+# LOG_FORMAT=console for the same fields in a human layout (`make run`).
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
 LOG_FORMAT = os.environ.get("LOG_FORMAT", "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"correlation": {"()": "contexts.kernel.correlation.CorrelationIdFilter"}},
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(correlation_id)s] %(message)s"},
         "structured": {"()": "contexts.kernel.logs.JsonFormatter", "renderer": LOG_FORMAT},
     },
     "handlers": {
-        "console": {
-            "class": "logging.StreamHandler",
-            "formatter": "structured",
-            "filters": ["correlation"],
-        },
+        "console": {"class": "logging.StreamHandler", "formatter": "structured"},
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    # The access lines below replace runserver's and Celery's own per-request
+    # and per-task INFO lines ("Task ... received", "... succeeded in ...").
+    "loggers": {
+        "django.server": {"handlers": ["console"], "level": "ERROR", "propagate": False},
+        "celery.app.trace": {"level": "WARNING"},
+        "celery.worker.strategy": {"level": "WARNING"},
+    },
 }
+# Access lines (django-structlog, contexts/kernel/logs.py): one per request
+# ("request_finished") and one per Celery task ("task_succeeded"/"task_failed");
+# the "request_started", "task_started" and "task_enqueued" lines are DEBUG.
+DJANGO_STRUCTLOG_CELERY_ENABLED = True
+DJANGO_STRUCTLOG_STATUS_START_LOG_LEVEL = logging.DEBUG
+DJANGO_STRUCTLOG_CELERY_TASK_START_LOG_LEVEL = logging.DEBUG
+# Behind a proxy the socket address is the proxy's; X-Forwarded-For is the client's to forge.
+DJANGO_STRUCTLOG_IP_LOGGING_ENABLED = False

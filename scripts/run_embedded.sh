@@ -2,6 +2,8 @@
 # Start web, worker and beat together; Ctrl-C stops all three.
 set -euo pipefail
 PY=${PYTHON:-.venv/bin/python}
+# Log lines for a human at a terminal (JSON is the default everywhere else).
+export LOG_FORMAT=${LOG_FORMAT:-console}
 BIN=$(dirname "$PY")
 mkdir -p .run
 trap 'kill 0' EXIT INT TERM
