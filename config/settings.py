@@ -368,9 +368,11 @@ LOGGING = {
         "console": {"class": "logging.StreamHandler", "formatter": "structured"},
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    # The access lines below replace runserver's and Celery's own per-request
-    # and per-task INFO lines ("Task ... received", "... succeeded in ...").
+    # The access lines below replace Django's, runserver's and Celery's own
+    # per-request and per-task lines ("Not Found: ...", "Task ... received",
+    # "... succeeded in ..."); Django's 5xx lines with their traceback stay.
     "loggers": {
+        "django.request": {"level": "ERROR"},
         "django.server": {"handlers": ["console"], "level": "ERROR", "propagate": False},
         "celery.app.trace": {"level": "WARNING"},
         "celery.worker.strategy": {"level": "WARNING"},
