@@ -7,6 +7,7 @@ architecture tests that need no database, plus the new context's own test.
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import subprocess
@@ -14,6 +15,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from django.core.management import CommandError, call_command
+from django.test import override_settings
 
 from contexts.kernel.management.commands.startcontext import (
     register_in_contexts,
@@ -132,12 +135,27 @@ def test_the_new_contract_refuses_a_reach_into_the_scaffolds_private_modules(tre
     assert "1 broken" in result.stdout
 
 
-def test_a_name_that_is_taken_or_malformed_is_refused(tree):
-    for name, reason in ((NAME, "already"), ("orders", "already"), ("Bad-Name", "not a context")):
-        result = manage(tree, "startcontext", name)
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("orders", "already a context"),
+        ("auth", "already a context or an installed app"),
+        ("Bad-Name", "not a context name"),
+        ("class", "not a context name"),
+        ("taken_dir", "already exists"),
+    ],
+)
+def test_a_name_that_is_taken_or_malformed_is_refused_and_nothing_is_written(
+    tmp_path, name, reason
+):
+    # In-process, on an empty root: a refusal must come before any file is written.
+    (tmp_path / "contexts" / "taken_dir").mkdir(parents=True)
+    before = sorted(tmp_path.rglob("*"))
 
-        assert result.returncode != 0
-        assert reason in result.stderr
+    with override_settings(BASE_DIR=tmp_path), pytest.raises(CommandError, match=reason):
+        call_command("startcontext", name, stdout=io.StringIO())
+
+    assert sorted(tmp_path.rglob("*")) == before
 
 
 def test_registration_that_finds_no_anchor_says_what_to_add_by_hand():
