@@ -26,9 +26,10 @@ def pytest_collection_modifyitems(items):
 
 @pytest.fixture(autouse=True, scope="session")
 def _fast_password_hasher():
-    """Hash passwords with MD5 in tests: PBKDF2's deliberate slowness (~1M iterations
-    per hash) is what production needs and what a suite that signs in and registers
-    hundreds of accounts does not. Production keeps Django's default hashers."""
+    """Hash passwords with MD5 in tests. PBKDF2's deliberate slowness (a million
+    iterations, most of a second per registration or sign-in on a busy machine) is
+    what production needs and what the suite does not; production keeps Django's
+    default hashers (tests/test_password_hashing.py)."""
     from django.test import override_settings
 
     with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
