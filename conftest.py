@@ -24,6 +24,18 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.django_db(*marker.args, **kwargs), append=False)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _fast_password_hasher():
+    """Hash passwords with MD5 in tests. PBKDF2's deliberate slowness (a million
+    iterations, most of a second per registration or sign-in on a busy machine) is
+    what production needs and what the suite does not; production keeps Django's
+    default hashers (tests/test_password_hashing.py)."""
+    from django.test import override_settings
+
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _clear_cache():
     """Throttle counters and login lockouts live in the Django cache: each test starts clean.

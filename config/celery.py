@@ -3,12 +3,15 @@
 import os
 
 from celery import Celery, signals
+from django_structlog.celery.steps import DjangoStructLogInitStep
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("shop")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+# One log line per task run: name, id, outcome, duration, correlation id (contexts/kernel/logs.py).
+app.steps["worker"].add(DjangoStructLogInitStep)
 
 
 @signals.setup_logging.connect

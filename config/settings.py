@@ -9,6 +9,7 @@ variable, and a test keeps that list and this file in step.
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from pathlib import Path
 
@@ -45,6 +46,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI and Redoc served from /static/, no CDN
+    "django_structlog",  # access lines per request and per task (see Logging below)
     # Refresh tokens rotate; a used one is blacklisted (tables on the users database).
     "rest_framework_simplejwt.token_blacklist",
     "contexts.kernel",
@@ -63,8 +65,10 @@ if BENCH_ENDPOINTS:
     SILENCED_SYSTEM_CHECKS = ["boundaries.E004"]
 
 MIDDLEWARE = [
-    "contexts.kernel.middleware.BodySizeLimitMiddleware",
     "contexts.kernel.middleware.CorrelationIdMiddleware",
+    # After the correlation id (its access line carries it), before anything that answers.
+    "django_structlog.middlewares.RequestMiddleware",
+    "contexts.kernel.middleware.BodySizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -454,23 +458,34 @@ EMAIL_FILE_PATH = env_str("EMAIL_FILE_PATH", str(BASE_DIR / ".run" / "emails"))
 
 # --- Logging ---------------------------------------------------------------
 # One JSON object per line, with the correlation id (contexts/kernel/logs.py);
-# LOG_FORMAT=console for the same fields in a human layout.
+# LOG_FORMAT=console for the same fields in a human layout (`make run`).
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
 LOG_FORMAT = env_str("LOG_FORMAT", "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"correlation": {"()": "contexts.kernel.correlation.CorrelationIdFilter"}},
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(correlation_id)s] %(message)s"},
         "structured": {"()": "contexts.kernel.logs.JsonFormatter", "renderer": LOG_FORMAT},
     },
     "handlers": {
-        "console": {
-            "class": "logging.StreamHandler",
-            "formatter": "structured",
-            "filters": ["correlation"],
-        },
+        "console": {"class": "logging.StreamHandler", "formatter": "structured"},
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    # The access lines below replace Django's, runserver's and Celery's own
+    # per-request and per-task lines ("Not Found: ...", "Task ... received",
+    # "... succeeded in ..."); Django's 5xx lines with their traceback stay.
+    "loggers": {
+        "django.request": {"level": "ERROR"},
+        "django.server": {"handlers": ["console"], "level": "ERROR", "propagate": False},
+        "celery.app.trace": {"level": "WARNING"},
+        "celery.worker.strategy": {"level": "WARNING"},
+    },
 }
+# Access lines (django-structlog, contexts/kernel/logs.py): one per request
+# ("request_finished") and one per Celery task ("task_succeeded"/"task_failed");
+# the "request_started", "task_started" and "task_enqueued" lines are DEBUG.
+DJANGO_STRUCTLOG_CELERY_ENABLED = True
+DJANGO_STRUCTLOG_STATUS_START_LOG_LEVEL = logging.DEBUG
+DJANGO_STRUCTLOG_CELERY_TASK_START_LOG_LEVEL = logging.DEBUG
+# Behind a proxy the socket address is the proxy's; X-Forwarded-For is the client's to forge.
+DJANGO_STRUCTLOG_IP_LOGGING_ENABLED = False

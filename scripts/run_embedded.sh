@@ -7,6 +7,8 @@
 # whitenoise from STATIC_ROOT (`make run` collects them first).
 set -euo pipefail
 PY=${PYTHON:-.venv/bin/python}
+# Log lines for a human at a terminal (JSON is the default everywhere else).
+export LOG_FORMAT=${LOG_FORMAT:-console}
 BIN=$(dirname "$PY")
 WEB=${WEB:-runserver}
 PORT=${PORT:-8000}

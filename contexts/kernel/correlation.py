@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import uuid
 from contextvars import ContextVar
 
@@ -34,11 +33,3 @@ def reset_correlation_id(token) -> None:
 
 def new_correlation_id() -> str:
     return uuid.uuid4().hex
-
-
-class CorrelationIdFilter(logging.Filter):
-    """Adds ``record.correlation_id`` so formatters can print it."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.correlation_id = _current.get() or "-"
-        return True
