@@ -47,7 +47,9 @@ def test_a_task_run_writes_one_line_with_name_id_outcome_duration_and_correlatio
         return [
             line
             for line in json_lines(worker.logs())
-            if line.get("event") in TASK_EVENTS and line.get("correlation_id") == "req-task-log"
+            if line.get("event") in TASK_EVENTS
+            and line.get("correlation_id") == "req-task-log"
+            and line.get("task") == deliver_task_name(CONSUMER)  # not its confirmation
         ]
 
     [line] = wait_for(task_lines)
