@@ -18,7 +18,7 @@ from contexts.kernel.transactions import atomic
 
 
 def retention() -> timedelta:
-    return timedelta(days=float(getattr(settings, "EVENT_RETENTION_DAYS", 7)))
+    return timedelta(days=float(settings.EVENT_RETENTION_DAYS))
 
 
 def purge_event_history(*, now: datetime | None = None) -> dict[str, int]:
