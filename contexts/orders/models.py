@@ -1,6 +1,6 @@
 """Tables owned by the orders context (private to it).
 
-The order row is a projection of its event history (``OrderEvent``), written
+The order row is a projection of its event history (``OrderHistoryEntry``), written
 in the same transaction; ``OrderSummary`` is the read model the customer's
 order list is served from; ``SagaState`` is where the placement saga keeps its
 progress, so a crash between steps loses nothing.
@@ -139,7 +139,7 @@ class AppendOnlyQuerySet(models.QuerySet):
         raise TypeError("order history is append-only")
 
 
-class OrderEvent(models.Model):
+class OrderHistoryEntry(models.Model):
     """One entry of an order's history: ordered by ``sequence``, append-only."""
 
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="history")
@@ -157,9 +157,11 @@ class OrderEvent(models.Model):
         ordering = ["order_id", "sequence"]
         constraints = [
             models.UniqueConstraint(
-                fields=["order", "sequence"], name="order_event_sequence_unique"
+                fields=["order", "sequence"], name="order_history_sequence_unique"
             ),
-            models.CheckConstraint(condition=Q(sequence__gte=1), name="order_event_sequence_gte_1"),
+            models.CheckConstraint(
+                condition=Q(sequence__gte=1), name="order_history_sequence_gte_1"
+            ),
         ]
 
     def __str__(self) -> str:

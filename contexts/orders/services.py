@@ -42,7 +42,7 @@ from contexts.orders.models import (
     HistoryType,
     IdempotencyRecord,
     Order,
-    OrderEvent,
+    OrderHistoryEntry,
     OrderItem,
     OrderStatus,
     OrderSummary,
@@ -186,9 +186,9 @@ def order_place(
                 )
             order.save(force_insert=True)
             OrderItem.objects.bulk_create(items)
-            OrderEvent.objects.bulk_create(
+            OrderHistoryEntry.objects.bulk_create(
                 [
-                    OrderEvent(
+                    OrderHistoryEntry(
                         order_id=order_id,
                         sequence=1,
                         type=HistoryType.ORDER_PLACED,

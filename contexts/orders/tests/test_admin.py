@@ -6,7 +6,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from contexts.orders.models import Order, OrderEvent, SagaState
+from contexts.orders.models import Order, OrderHistoryEntry, SagaState
 
 pytestmark = pytest.mark.django_db
 
@@ -34,7 +34,7 @@ def order_id(auth_client, make_product, run_saga):
 
 
 @pytest.mark.parametrize(
-    "model", ["order", "orderevent", "sagastate", "ordersummary", "idempotencyrecord"]
+    "model", ["order", "orderhistoryentry", "sagastate", "ordersummary", "idempotencyrecord"]
 )
 def test_every_changelist_renders(admin_client_, order_id, model):
     response = admin_client_.get(f"/admin/orders/{model}/")
@@ -53,11 +53,13 @@ def test_an_order_shows_items_saga_and_history_read_only(admin_client_, order_id
 
 
 def test_nothing_can_be_added_changed_or_deleted(admin_client_, order_id):
-    entry = OrderEvent.objects.filter(order_id=order_id).first()
+    entry = OrderHistoryEntry.objects.filter(order_id=order_id).first()
 
     assert admin_client_.get("/admin/orders/order/add/").status_code == 403
     assert admin_client_.post(f"/admin/orders/order/{order_id}/delete/").status_code == 403
-    assert admin_client_.get(f"/admin/orders/orderevent/{entry.pk}/delete/").status_code == 403
+    assert (
+        admin_client_.get(f"/admin/orders/orderhistoryentry/{entry.pk}/delete/").status_code == 403
+    )
     assert (
         admin_client_.post(
             f"/admin/orders/sagastate/{order_id}/change/", {"step": "RESERVE_STOCK"}

@@ -238,9 +238,9 @@ def test_a_gateway_failure_shows_a_reason_only(
         assert entries["PAYMENT_FAILED"]["reason"] == "The payment could not be completed."
         assert entries["ORDER_CANCELLED"] == {"reason": "PAYMENT_FAILED"}
     # The raw detail is kept for staff, in the admin.
-    from contexts.orders.models import OrderEvent
+    from contexts.orders.models import OrderHistoryEntry
 
-    stored = OrderEvent.objects.get(order_id=placed["id"], type="PAYMENT_FAILED").data
+    stored = OrderHistoryEntry.objects.get(order_id=placed["id"], type="PAYMENT_FAILED").data
     assert "GatewayError" in str(stored) or "simulated" in str(stored)
 
 
@@ -270,7 +270,7 @@ def test_a_cancel_by_staff_shows_no_staff_id(
         assert _leaks(body, str(staff_user.id), "actor") == []
         cancelled = [e for e in json.loads(body)["results"] if e["type"] == "ORDER_CANCELLED"]
         assert cancelled[0]["data"] == {"reason": "CUSTOMER_CANCELLED", "cancelled_by": "staff"}
-    from contexts.orders.models import OrderEvent
+    from contexts.orders.models import OrderHistoryEntry
 
-    stored = OrderEvent.objects.get(order_id=placed["id"], type="ORDER_CANCELLED").data
+    stored = OrderHistoryEntry.objects.get(order_id=placed["id"], type="ORDER_CANCELLED").data
     assert stored["actor_id"] == str(staff_user.id)  # kept for the admin

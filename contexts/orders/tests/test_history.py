@@ -8,7 +8,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from contexts.orders import history
-from contexts.orders.models import Order, OrderEvent, OrderSummary
+from contexts.orders.models import Order, OrderHistoryEntry, OrderSummary
 from contexts.orders.public import get_order
 
 pytestmark = pytest.mark.django_db
@@ -96,20 +96,20 @@ def test_rebuild_read_models_restores_the_order_list(orders, auth_client):
 
 
 def test_history_is_append_only(orders):
-    entry = OrderEvent.objects.filter(order_id=orders["confirmed"]).first()
+    entry = OrderHistoryEntry.objects.filter(order_id=orders["confirmed"]).first()
 
     with pytest.raises(TypeError):
         entry.save()
     with pytest.raises(TypeError):
         entry.delete()
     with pytest.raises(TypeError):
-        OrderEvent.objects.filter(pk=entry.pk).update(type="ORDER_CANCELLED")
+        OrderHistoryEntry.objects.filter(pk=entry.pk).update(type="ORDER_CANCELLED")
     with pytest.raises(TypeError):
-        OrderEvent.objects.filter(pk=entry.pk).delete()
+        OrderHistoryEntry.objects.filter(pk=entry.pk).delete()
 
 
 def test_a_history_no_order_could_have_is_refused():
-    placed = OrderEvent(order_id=None, sequence=1, type="ORDER_CONFIRMED", data={})
+    placed = OrderHistoryEntry(order_id=None, sequence=1, type="ORDER_CONFIRMED", data={})
 
     with pytest.raises(history.HistoryError):
         history.replay([placed])
@@ -138,8 +138,8 @@ def test_the_database_refuses_to_rewrite_history(orders):
     if connections[alias].vendor != "postgresql":
         pytest.skip("the trigger is PostgreSQL's")
     for sql in (
-        "UPDATE orders_orderevent SET type = 'ORDER_CANCELLED'",
-        "DELETE FROM orders_orderevent",
+        "UPDATE orders_orderhistoryentry SET type = 'ORDER_CANCELLED'",
+        "DELETE FROM orders_orderhistoryentry",
     ):
         with (
             pytest.raises(DatabaseError, match="append-only"),
@@ -147,7 +147,7 @@ def test_the_database_refuses_to_rewrite_history(orders):
             connections[alias].cursor() as cursor,
         ):
             cursor.execute(sql)
-    assert OrderEvent.objects.filter(order_id=orders["confirmed"]).count() == 4
+    assert OrderHistoryEntry.objects.filter(order_id=orders["confirmed"]).count() == 4
 
 
 def test_rebuild_orders_dry_run_lists_the_repair_and_changes_nothing(orders):
