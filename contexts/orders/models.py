@@ -128,6 +128,21 @@ class OrderItem(models.Model):
     def __str__(self) -> str:
         return f"{self.quantity} x {self.sku}"
 
+    def snapshot(self) -> dict[str, object]:
+        """The line as the history's ``ORDER_PLACED`` entry and ``OrderSummary.items`` store it.
+
+        The one place that shape is built: placement writes it, and
+        ``rebuild_orders`` compares the rows with it. Ids and amounts are strings.
+        """
+        return {
+            "product_id": str(self.product_id),
+            "sku": self.sku,
+            "name": self.name,
+            "quantity": self.quantity,
+            "unit_price": str(self.unit_price),
+            "line_total": str(self.line_total),
+        }
+
 
 class AppendOnlyQuerySet(models.QuerySet):
     """History is never rewritten: bulk updates and deletes are refused."""
@@ -284,7 +299,7 @@ class OrderSummary(models.Model):
     total = models.DecimalField(**MONEY)
     currency = models.CharField(max_length=3)
     item_count = models.PositiveIntegerField()
-    # [{"product_id", "sku", "name", "quantity", "unit_price", "line_total"}], as strings.
+    # One OrderItem.snapshot() per line.
     items = models.JSONField(default=list)
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
