@@ -15,29 +15,21 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def orders(auth_client, make_product, run_saga):
+def orders(auth_client, place_order, make_product, run_saga):
     """Orders in every final state (and one still pending)."""
     product = make_product(stock=3)
     scarce = make_product(stock=0)
 
-    def place(p, token="tok_ok"):
-        response = auth_client.post(
-            "/api/orders",
-            {"items": [{"product_id": p["id"], "quantity": 1}], "payment_token": token},
-            format="json",
-        )
-        return response.json()["id"]
-
-    confirmed = place(product)
+    confirmed = place_order(product)["id"]
     run_saga(confirmed)
-    declined = place(product, "tok_decline")
+    declined = place_order(product, token="tok_decline")["id"]
     run_saga(declined)
-    out_of_stock = place(scarce)
+    out_of_stock = place_order(scarce)["id"]
     run_saga(out_of_stock)
-    cancelled = place(product)
+    cancelled = place_order(product)["id"]
     run_saga(cancelled)
     assert auth_client.post(f"/api/orders/{cancelled}/cancel").status_code == 200
-    pending = place(product)
+    pending = place_order(product)["id"]
     return {
         "confirmed": confirmed,
         "declined": declined,
