@@ -168,6 +168,39 @@ def stock_of(api_client) -> Callable[[str], dict[str, int]]:
     return read
 
 
+# --- Orders, placed through the orders API -------------------------------------
+
+
+@pytest.fixture
+def place_order(auth_client) -> Callable[..., dict[str, Any]]:
+    """``place_order(*products, quantity=1, token="tok_ok", client=auth_client)`` -> the new
+    order as ``POST /api/orders`` returns it (``PENDING``; asserts the 201).
+
+    One line per product, each of ``quantity``; a ``(product, quantity)`` pair sets one
+    line's own. ``token`` is the payment token (docs/api.md lists what each does).
+    """
+
+    def place(
+        *lines: dict[str, Any] | tuple[dict[str, Any], int],
+        quantity: int = 1,
+        token: str = "tok_ok",
+        client: APIClient | None = None,
+    ) -> dict[str, Any]:
+        items = [
+            {"product_id": line[0]["id"], "quantity": line[1]}
+            if isinstance(line, tuple)
+            else {"product_id": line["id"], "quantity": quantity}
+            for line in lines
+        ]
+        response = (client or auth_client).post(
+            "/api/orders", {"items": items, "payment_token": token}, format="json"
+        )
+        assert response.status_code == 201, response.content
+        return response.json()
+
+    return place
+
+
 # --- Celery worker (contexts/kernel/testing.py explains the usage) -------------
 
 

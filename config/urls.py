@@ -34,7 +34,6 @@ urlpatterns = [
     path("api/", include("contexts.catalog.urls")),
     path("api/", include("contexts.inventory.urls")),
     path("api/", include("contexts.orders.urls")),
-    path("api/", include("contexts.payments.urls")),
     path("api/", include("contexts.notifications.urls")),
 ]
 

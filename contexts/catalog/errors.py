@@ -11,7 +11,6 @@ class CatalogError(DomainError):
 
 class ProductNotFound(CatalogError):
     http_status = 404
-    code = "not_found"
 
     def __init__(self, detail: str = "Product not found.") -> None:
         super().__init__(detail)
@@ -21,7 +20,6 @@ class NotProductOwner(CatalogError):
     """Only the product's owner or staff may change it."""
 
     http_status = 403
-    code = "permission_denied"
 
     def __init__(self, detail: str = "Only the product's owner or staff may do this.") -> None:
         super().__init__(detail)
@@ -31,7 +29,6 @@ class OwnerUnknown(CatalogError):
     """The users context does not know the would-be owner."""
 
     http_status = 403
-    code = "permission_denied"
 
     def __init__(self, detail: str = "Your account cannot own products.") -> None:
         super().__init__(detail)

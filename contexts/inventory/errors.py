@@ -20,7 +20,6 @@ class OutOfStock(InventoryError):
     """Not enough available stock for some lines; ``product_ids`` names them. Nothing was held."""
 
     http_status = 409
-    code = "out_of_stock"
 
     def __init__(self, product_ids: Iterable[UUID]) -> None:
         self.product_ids: tuple[UUID, ...] = tuple(product_ids)
@@ -36,7 +35,6 @@ class ReservationNotHeld(InventoryError):
     """The order holds no reservation to act on (released, expired, or never made)."""
 
     http_status = 409
-    code = "reservation_not_held"
 
     def __init__(self, order_id: UUID, detail: str = "") -> None:
         self.order_id = order_id
@@ -48,7 +46,6 @@ class ReservationNotHeld(InventoryError):
 
 class ProductNotFound(InventoryError):
     http_status = 404
-    code = "not_found"
 
     def __init__(self, detail: str = "Product not found.") -> None:
         super().__init__(detail)
@@ -56,7 +53,6 @@ class ProductNotFound(InventoryError):
 
 class NotProductOwner(InventoryError):
     http_status = 403
-    code = "permission_denied"
 
     def __init__(
         self, detail: str = "Only the product's owner or staff may adjust its stock."
@@ -68,7 +64,6 @@ class AdjustmentConflict(InventoryError):
     """The adjustment would leave less on hand than is reserved (or less than zero)."""
 
     http_status = 409
-    code = "conflict"
 
 
 class InvalidAdjustment(InventoryError):

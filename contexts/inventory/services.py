@@ -52,7 +52,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 CONTEXT = "inventory"
-DEFAULT_RESERVATION_TTL_SECONDS = 900
 #: Deadlock (40P01) and serialization failure (40001): the transaction may simply be run again.
 RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
 MAX_ATTEMPTS = 6
@@ -315,9 +314,8 @@ def stock_adjust(
 
 
 def reservation_ttl_seconds() -> int:
-    return int(
-        getattr(settings, "INVENTORY_RESERVATION_TTL_SECONDS", DEFAULT_RESERVATION_TTL_SECONDS)
-    )
+    """How long a reservation holds stock before the expiry job releases it."""
+    return int(settings.INVENTORY_RESERVATION_TTL_SECONDS)
 
 
 def _quantities_by_product(lines: Sequence[StockLine]) -> dict[UUID, int]:

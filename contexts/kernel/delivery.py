@@ -91,19 +91,19 @@ _CONFIRM_RETRY_POLICY = {
 
 
 def max_attempts() -> int:
-    return int(getattr(settings, "EVENT_MAX_ATTEMPTS", 5))
+    return int(settings.EVENT_MAX_ATTEMPTS)
 
 
 def retry_delay(attempts: int) -> timedelta:
     """Backoff after the ``attempts``-th failed delivery: base * 2**(n-1), capped."""
-    base = float(getattr(settings, "EVENT_RETRY_BASE_SECONDS", 2.0))
-    cap = float(getattr(settings, "EVENT_RETRY_MAX_SECONDS", 300.0))
+    base = float(settings.EVENT_RETRY_BASE_SECONDS)
+    cap = float(settings.EVENT_RETRY_MAX_SECONDS)
     return timedelta(seconds=min(base * 2 ** max(attempts - 1, 0), cap))
 
 
 def stall_timeout() -> timedelta:
     """A delivery not finished this long after it started is sent again by the sweep."""
-    return timedelta(seconds=float(getattr(settings, "EVENT_STALL_SECONDS", 600)))
+    return timedelta(seconds=float(settings.EVENT_STALL_SECONDS))
 
 
 def event_from_envelope(envelope: dict[str, Any]) -> DomainEvent:
@@ -370,7 +370,7 @@ def redrive_due_deliveries(
     Claimed with ``FOR UPDATE SKIP LOCKED`` (a delivery whose handler is
     running holds its row lock, so it is skipped).
     """
-    size = limit or int(getattr(settings, "EVENT_RELAY_BATCH_SIZE", 200))
+    size = limit or int(settings.EVENT_RELAY_BATCH_SIZE)
     sent = 0
     for alias, db_context in database_contexts(databases).items():
         with atomic(db_context):

@@ -14,7 +14,6 @@ class DomainError(Exception):
     """A business rule said no. ``http_status`` is how the API reports it."""
 
     http_status: ClassVar[int] = 400
-    code: ClassVar[str] = "invalid"
 
     def __init__(self, detail: str, *, field: str | None = None) -> None:
         super().__init__(detail)
@@ -25,29 +24,16 @@ class DomainError(Exception):
 
 class NotFound(DomainError):
     http_status = 404
-    code = "not_found"
-
-
-class Conflict(DomainError):
-    http_status = 409
-    code = "conflict"
-
-
-class Forbidden(DomainError):
-    http_status = 403
-    code = "permission_denied"
 
 
 class Invalid(DomainError):
     http_status = 400
-    code = "invalid"
 
 
 class Throttled(DomainError):
     """Too many attempts: the API answers 429 with ``Retry-After: <retry_after>``."""
 
     http_status = 429
-    code = "throttled"
 
     def __init__(self, detail: str, *, retry_after: int, field: str | None = None) -> None:
         super().__init__(detail, field=field)

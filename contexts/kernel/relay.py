@@ -114,7 +114,7 @@ def envelope_of(row: OutboxMessage) -> dict[str, Any]:
 
 
 def batch_size() -> int:
-    return int(getattr(settings, "EVENT_RELAY_BATCH_SIZE", 200))
+    return int(settings.EVENT_RELAY_BATCH_SIZE)
 
 
 def relay_outbox(*, limit: int | None = None, databases: Iterable[str] | None = None) -> int:

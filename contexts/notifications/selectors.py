@@ -21,7 +21,3 @@ def notifications_filter(
     if kind:
         notifications = notifications.filter(kind=kind)
     return notifications
-
-
-def notification_get(*, notification_id: UUID) -> Notification | None:
-    return Notification.objects.filter(pk=notification_id).first()

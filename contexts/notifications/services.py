@@ -37,7 +37,7 @@ FIRST_SWEEP_DELAY = timedelta(seconds=60)
 
 
 def max_email_attempts() -> int:
-    return int(getattr(settings, "NOTIFICATION_EMAIL_MAX_ATTEMPTS", 5))
+    return int(settings.NOTIFICATION_EMAIL_MAX_ATTEMPTS)
 
 
 def email_retry_delay(attempts: int) -> timedelta:

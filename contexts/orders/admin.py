@@ -14,7 +14,7 @@ from contexts.orders import services
 from contexts.orders.models import (
     IdempotencyRecord,
     Order,
-    OrderEvent,
+    OrderHistoryEntry,
     OrderItem,
     OrderSummary,
     SagaState,
@@ -39,8 +39,8 @@ class OrderItemInline(ReadOnlyAdminMixin, admin.TabularInline):
     readonly_fields = fields
 
 
-class OrderEventInline(ReadOnlyAdminMixin, admin.TabularInline):
-    model = OrderEvent
+class OrderHistoryEntryInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = OrderHistoryEntry
     extra = 0
     fields = ("sequence", "type", "occurred_at", "data", "event_id")
     readonly_fields = fields
@@ -82,11 +82,11 @@ class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "last_sequence",
     )
     exclude = ("payment_token",)
-    inlines = (OrderItemInline, SagaStateInline, OrderEventInline)
+    inlines = (OrderItemInline, SagaStateInline, OrderHistoryEntryInline)
 
 
-@admin.register(OrderEvent)
-class OrderEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+@admin.register(OrderHistoryEntry)
+class OrderHistoryEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("order_id", "sequence", "type", "occurred_at")
     list_filter = ("type",)
     search_fields = ("=order__id",)

@@ -10,18 +10,14 @@ from datetime import timedelta
 from django.conf import settings
 
 
-def _number(name: str, default: float) -> float:
-    return float(getattr(settings, name, default))
-
-
 def payment_max_attempts() -> int:
     """Charge attempts before a gateway that keeps failing cancels the order (PAYMENT_FAILED)."""
-    return max(1, int(_number("ORDERS_PAYMENT_MAX_ATTEMPTS", 4)))
+    return max(1, int(settings.ORDERS_PAYMENT_MAX_ATTEMPTS))
 
 
 def step_max_attempts() -> int:
     """Attempts of the stock reservation before the order is given up (OUT_OF_STOCK)."""
-    return max(1, int(_number("ORDERS_SAGA_MAX_ATTEMPTS", 8)))
+    return max(1, int(settings.ORDERS_SAGA_MAX_ATTEMPTS))
 
 
 def compensation_max_attempts() -> int:
@@ -31,8 +27,8 @@ def compensation_max_attempts() -> int:
 
 def retry_delay(attempt: int) -> timedelta:
     """Exponential backoff before attempt ``attempt + 1`` (capped)."""
-    base = _number("ORDERS_SAGA_RETRY_BASE_SECONDS", 0.2)
-    cap = _number("ORDERS_SAGA_RETRY_MAX_SECONDS", 30)
+    base = float(settings.ORDERS_SAGA_RETRY_BASE_SECONDS)
+    cap = float(settings.ORDERS_SAGA_RETRY_MAX_SECONDS)
     return timedelta(seconds=min(cap, base * 2 ** max(0, attempt - 1)))
 
 
@@ -42,17 +38,17 @@ def lease() -> timedelta:
     The runner's heartbeat renews it every third of it, so it never ends while
     the runner lives; a floor of one second leaves the heartbeat room to run.
     """
-    return timedelta(seconds=max(1.0, _number("ORDERS_SAGA_LEASE_SECONDS", 4)))
+    return timedelta(seconds=max(1.0, float(settings.ORDERS_SAGA_LEASE_SECONDS)))
 
 
 def step_deadline() -> timedelta:
     """How long a step before the pivot (reserve, charge) may take before it compensates."""
-    return timedelta(seconds=_number("ORDERS_SAGA_STEP_DEADLINE_SECONDS", 120))
+    return timedelta(seconds=float(settings.ORDERS_SAGA_STEP_DEADLINE_SECONDS))
 
 
 def sweep_grace() -> timedelta:
     """How long a due saga waits for its queued task before the sweep re-enqueues it."""
-    return timedelta(seconds=_number("ORDERS_SAGA_SWEEP_GRACE_SECONDS", 2))
+    return timedelta(seconds=float(settings.ORDERS_SAGA_SWEEP_GRACE_SECONDS))
 
 
 def max_countdown() -> timedelta:
@@ -60,9 +56,9 @@ def max_countdown() -> timedelta:
 
     Long countdowns on Redis outlive the visibility timeout and die with a worker.
     """
-    return timedelta(seconds=_number("ORDERS_SAGA_MAX_COUNTDOWN_SECONDS", 30))
+    return timedelta(seconds=float(settings.ORDERS_SAGA_MAX_COUNTDOWN_SECONDS))
 
 
 def idempotency_key_ttl() -> timedelta:
     """How long an Idempotency-Key is remembered."""
-    return timedelta(hours=_number("ORDERS_IDEMPOTENCY_KEY_TTL_HOURS", 24))
+    return timedelta(hours=float(settings.ORDERS_IDEMPOTENCY_KEY_TTL_HOURS))

@@ -13,14 +13,12 @@ class InvalidOrder(OrdersError):
     """The order cannot be placed as asked (e.g. an unknown or deleted product)."""
 
     http_status = 400
-    code = "invalid"
 
 
 class OrderNotFound(OrdersError):
     """No such order, or not one the caller may see (its existence is not revealed)."""
 
     http_status = 404
-    code = "not_found"
 
     def __init__(self, detail: str = "Order not found.") -> None:
         super().__init__(detail)
@@ -30,18 +28,15 @@ class OrderConflict(OrdersError):
     """The order is not in a status that allows the request (e.g. cancel while PENDING)."""
 
     http_status = 409
-    code = "conflict"
 
 
 class IdempotencyKeyReused(OrdersError):
     """The Idempotency-Key was used before by this user with a different request."""
 
     http_status = 422
-    code = "idempotency_key_reused"
 
 
 class IdempotentRequestInProgress(OrdersError):
     """A request with the same Idempotency-Key is still being processed."""
 
     http_status = 409
-    code = "idempotent_request_in_progress"

@@ -22,7 +22,7 @@ from contexts.orders.models import (
     CancelReason,
     HistoryType,
     Order,
-    OrderEvent,
+    OrderHistoryEntry,
     OrderStatus,
     OrderSummary,
 )
@@ -72,7 +72,7 @@ def append(
     expected_status: str | None = None,
     new_status: str | None = None,
     cancel_reason: str | None = None,
-) -> list[OrderEvent] | None:
+) -> list[OrderHistoryEntry] | None:
     """Append ``entries`` and update the order row with them; call inside ``atomic("orders")``.
 
     With ``expected_status`` the update is conditional (``WHERE status = ...``):
@@ -92,7 +92,7 @@ def append(
         return None
     first = last - len(entries) + 1
     events = [
-        OrderEvent(
+        OrderHistoryEntry(
             order_id=order_id,
             sequence=first + i,
             type=entry.type,
@@ -102,7 +102,7 @@ def append(
         )
         for i, entry in enumerate(entries)
     ]
-    OrderEvent.objects.bulk_create(events)
+    OrderHistoryEntry.objects.bulk_create(events)
     if new_status is not None:
         status_sequence = max(e.sequence for e in events if e.type in STATUS_TYPES)
         OrderSummary.objects.filter(order_id=order_id, last_sequence__lt=status_sequence).update(
@@ -155,7 +155,7 @@ def _bump_sequence(
     return None if row is None else int(row[0])
 
 
-def replay(events: Iterable[OrderEvent]) -> OrderState:
+def replay(events: Iterable[OrderHistoryEntry]) -> OrderState:
     """Fold an order's history (oldest first) into its state."""
     state: OrderState | None = None
     expected = 1
@@ -203,7 +203,7 @@ def replay(events: Iterable[OrderEvent]) -> OrderState:
     return state
 
 
-def _require(state: OrderState, event: OrderEvent, *allowed: str) -> None:
+def _require(state: OrderState, event: OrderHistoryEntry, *allowed: str) -> None:
     if state.status not in allowed:
         raise HistoryError(f"{event.type} #{event.sequence} while the order is {state.status}")
 
@@ -272,7 +272,7 @@ _PUBLIC: dict[str, tuple[tuple[str, ...], str | None]] = {
 }
 
 
-def public_data(entry: OrderEvent, *, owner_id: UUID) -> dict[str, Any]:
+def public_data(entry: OrderHistoryEntry, *, owner_id: UUID) -> dict[str, Any]:
     """The data of ``entry`` as the API shows it: whitelisted fields, plain-words reasons.
 
     ``owner_id`` (the order's customer) tells a cancel by the customer from one

@@ -1,6 +1,6 @@
 """Tables owned by the orders context (private to it).
 
-The order row is a projection of its event history (``OrderEvent``), written
+The order row is a projection of its event history (``OrderHistoryEntry``), written
 in the same transaction; ``OrderSummary`` is the read model the customer's
 order list is served from; ``SagaState`` is where the placement saga keeps its
 progress, so a crash between steps loses nothing.
@@ -128,6 +128,21 @@ class OrderItem(models.Model):
     def __str__(self) -> str:
         return f"{self.quantity} x {self.sku}"
 
+    def snapshot(self) -> dict[str, object]:
+        """The line as the history's ``ORDER_PLACED`` entry and ``OrderSummary.items`` store it.
+
+        The one place that shape is built: placement writes it, and
+        ``rebuild_orders`` compares the rows with it. Ids and amounts are strings.
+        """
+        return {
+            "product_id": str(self.product_id),
+            "sku": self.sku,
+            "name": self.name,
+            "quantity": self.quantity,
+            "unit_price": str(self.unit_price),
+            "line_total": str(self.line_total),
+        }
+
 
 class AppendOnlyQuerySet(models.QuerySet):
     """History is never rewritten: bulk updates and deletes are refused."""
@@ -139,7 +154,7 @@ class AppendOnlyQuerySet(models.QuerySet):
         raise TypeError("order history is append-only")
 
 
-class OrderEvent(models.Model):
+class OrderHistoryEntry(models.Model):
     """One entry of an order's history: ordered by ``sequence``, append-only."""
 
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="history")
@@ -157,9 +172,11 @@ class OrderEvent(models.Model):
         ordering = ["order_id", "sequence"]
         constraints = [
             models.UniqueConstraint(
-                fields=["order", "sequence"], name="order_event_sequence_unique"
+                fields=["order", "sequence"], name="order_history_sequence_unique"
             ),
-            models.CheckConstraint(condition=Q(sequence__gte=1), name="order_event_sequence_gte_1"),
+            models.CheckConstraint(
+                condition=Q(sequence__gte=1), name="order_history_sequence_gte_1"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -282,7 +299,7 @@ class OrderSummary(models.Model):
     total = models.DecimalField(**MONEY)
     currency = models.CharField(max_length=3)
     item_count = models.PositiveIntegerField()
-    # [{"product_id", "sku", "name", "quantity", "unit_price", "line_total"}], as strings.
+    # One OrderItem.snapshot() per line.
     items = models.JSONField(default=list)
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()

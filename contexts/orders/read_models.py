@@ -23,7 +23,7 @@ from django.db.models import QuerySet
 
 from contexts.kernel.transactions import atomic
 from contexts.orders import history
-from contexts.orders.models import Order, OrderEvent, OrderSummary
+from contexts.orders.models import Order, OrderHistoryEntry, OrderSummary
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +38,9 @@ def order_summary_apply_event(*, order_id: UUID, event_id: UUID) -> bool:
     """
     with atomic("orders"):
         sequence = (
-            OrderEvent.objects.filter(event_id=event_id).values_list("sequence", flat=True).first()
+            OrderHistoryEntry.objects.filter(event_id=event_id)
+            .values_list("sequence", flat=True)
+            .first()
         )
         if sequence is None:
             # The outbox row commits with its history entry, so this is an event
@@ -57,7 +59,7 @@ def order_summary_apply_event(*, order_id: UUID, event_id: UUID) -> bool:
         if current is not None and current >= sequence:
             return False
         state = history.replay(
-            OrderEvent.objects.filter(order_id=order_id, sequence__lte=sequence).order_by(
+            OrderHistoryEntry.objects.filter(order_id=order_id, sequence__lte=sequence).order_by(
                 "sequence"
             )
         )
@@ -76,9 +78,11 @@ def order_summary_apply_event(*, order_id: UUID, event_id: UUID) -> bool:
         )
 
 
-def _histories(order_ids: list[UUID]) -> dict[UUID, list[OrderEvent]]:
-    events: dict[UUID, list[OrderEvent]] = defaultdict(list)
-    for event in OrderEvent.objects.filter(order_id__in=order_ids).order_by("order_id", "sequence"):
+def _histories(order_ids: list[UUID]) -> dict[UUID, list[OrderHistoryEntry]]:
+    events: dict[UUID, list[OrderHistoryEntry]] = defaultdict(list)
+    for event in OrderHistoryEntry.objects.filter(order_id__in=order_ids).order_by(
+        "order_id", "sequence"
+    ):
         events[event.order_id].append(event)
     return events
 
@@ -189,6 +193,6 @@ def order_id_batches(batch_size: int = BATCH_SIZE) -> Iterator[list[UUID]]:
     return _order_id_batches(batch_size)
 
 
-def histories_of(order_ids: list[UUID]) -> dict[UUID, list[OrderEvent]]:
+def histories_of(order_ids: list[UUID]) -> dict[UUID, list[OrderHistoryEntry]]:
     """The histories of ``order_ids`` in one query, each oldest first."""
     return _histories(order_ids)

@@ -36,17 +36,7 @@ def _row_values(order: Order) -> dict[str, Any]:
         "cancel_reason": order.cancel_reason,
         "total": order.total,
         "currency": order.currency,
-        "items": [
-            {
-                "product_id": str(item.product_id),
-                "sku": item.sku,
-                "name": item.name,
-                "quantity": item.quantity,
-                "unit_price": str(item.unit_price),
-                "line_total": str(item.line_total),
-            }
-            for item in order.items.all()
-        ],
+        "items": [item.snapshot() for item in order.items.all()],
         "created_at": order.created_at,
         "updated_at": order.updated_at,
         "last_sequence": order.last_sequence,

@@ -10,7 +10,7 @@ from django.db.models import QuerySet
 
 from contexts.orders import history
 from contexts.orders.errors import OrderNotFound
-from contexts.orders.models import Order, OrderEvent, OrderSummary, SagaState, SagaStatus
+from contexts.orders.models import Order, OrderHistoryEntry, OrderSummary, SagaState, SagaStatus
 
 
 def order_with_items(*, order_id: UUID) -> Order | None:
@@ -29,9 +29,9 @@ def order_for_actor(*, order_id: UUID, actor_id: UUID, actor_is_staff: bool) -> 
     return order
 
 
-def order_history(*, order_id: UUID) -> list[OrderEvent]:
+def order_history(*, order_id: UUID) -> list[OrderHistoryEntry]:
     """The order's history, oldest first, as stored (raw detail included: for staff tools)."""
-    return list(OrderEvent.objects.filter(order_id=order_id).order_by("sequence"))
+    return list(OrderHistoryEntry.objects.filter(order_id=order_id).order_by("sequence"))
 
 
 def order_history_for_api(*, order: Order) -> list[dict[str, Any]]:

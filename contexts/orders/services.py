@@ -42,7 +42,7 @@ from contexts.orders.models import (
     HistoryType,
     IdempotencyRecord,
     Order,
-    OrderEvent,
+    OrderHistoryEntry,
     OrderItem,
     OrderStatus,
     OrderSummary,
@@ -156,7 +156,7 @@ def order_place(
         updated_at=now,
         last_sequence=1,
     )
-    item_snapshot = [_item_data(item) for item in items]
+    item_snapshot = [item.snapshot() for item in items]
     event = OrderPlaced(
         order_id=order_id,
         user_id=user_id,
@@ -186,9 +186,9 @@ def order_place(
                 )
             order.save(force_insert=True)
             OrderItem.objects.bulk_create(items)
-            OrderEvent.objects.bulk_create(
+            OrderHistoryEntry.objects.bulk_create(
                 [
-                    OrderEvent(
+                    OrderHistoryEntry(
                         order_id=order_id,
                         sequence=1,
                         type=HistoryType.ORDER_PLACED,
@@ -235,17 +235,6 @@ def order_place(
         return PlacedOrder(order=earlier, created=False)
     order._prefetched_objects_cache = {"items": items}
     return PlacedOrder(order=order, created=True)
-
-
-def _item_data(item: OrderItem) -> dict[str, object]:
-    return {
-        "product_id": str(item.product_id),
-        "sku": item.sku,
-        "name": item.name,
-        "quantity": item.quantity,
-        "unit_price": str(item.unit_price),
-        "line_total": str(item.line_total),
-    }
 
 
 def _replay_idempotent(*, user_id: UUID, key: str, fingerprint: str) -> Order | None:

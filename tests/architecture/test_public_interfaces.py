@@ -81,6 +81,8 @@ def test_dataclasses_of_a_public_module_are_frozen_plain_data(context):
 def test_public_and_events_modules_import_no_drf_and_no_views(context):
     for name in ("public", "events"):
         path = REPO / "contexts" / context / f"{name}.py"
+        if name == "events" and not path.exists():
+            continue  # a context that publishes nothing has no events module
         imported = imported_modules(path.read_text())
 
         assert not [m for m in imported if m.startswith(FORBIDDEN_IN_PUBLIC)], path

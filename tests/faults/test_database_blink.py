@@ -56,16 +56,6 @@ def register(client) -> str:
     return email
 
 
-def place(client, product) -> str:
-    response = client.post(
-        "/api/orders",
-        {"items": [{"product_id": product["id"], "quantity": 1}], "payment_token": "tok_ok"},
-        format="json",
-    )
-    assert response.status_code == 201, response.content
-    return response.json()["id"]
-
-
 def history_types(client, order_id):
     return [e["type"] for e in client.get(f"/api/orders/{order_id}/history").json()["results"]]
 
@@ -80,7 +70,14 @@ def proxy():
 
 
 def test_a_five_second_database_blink_loses_no_event(
-    proxy, start_celery_worker, api_client, auth_client, make_product, stock_of, settings
+    proxy,
+    start_celery_worker,
+    api_client,
+    auth_client,
+    make_product,
+    place_order,
+    stock_of,
+    settings,
 ):
     from contexts.orders.saga import saga_resume_stalled
 
@@ -95,7 +92,7 @@ def test_a_five_second_database_blink_loses_no_event(
     def traffic(rounds: int) -> None:
         for _ in range(rounds):
             emails.append(register(api_client))
-            order_ids.append(place(auth_client, product))
+            order_ids.append(place_order(product)["id"])
 
     traffic(3)  # deliveries of these are still in flight when the cut starts
     proxy.cut()

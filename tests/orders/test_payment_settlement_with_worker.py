@@ -15,18 +15,18 @@ import pytest
 from contexts.kernel.testing import wait_for
 from contexts.payments import public as payments
 from contexts.payments.models import SimulatedGatewayOperation
-from tests.orders.test_saga_with_worker import WORKER_ENV, final, history_types, place, stock
+from tests.orders.test_saga_with_worker import WORKER_ENV, final, history_types, stock
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 
 def test_a_lost_reply_on_the_only_attempt_is_refunded_and_the_customer_told(
-    start_celery_worker, auth_client, make_product
+    start_celery_worker, place_order, auth_client, make_product
 ):
     start_celery_worker(env={**WORKER_ENV, "ORDERS_PAYMENT_MAX_ATTEMPTS": "1"})
     product = make_product(price="7.00", stock=3)
 
-    order_id = place(auth_client, product, quantity=2, token="tok_lost_reply")
+    order_id = place_order(product, quantity=2, token="tok_lost_reply")["id"]
     order = final(auth_client, order_id)
 
     assert (order["status"], order["cancel_reason"]) == ("CANCELLED", "PAYMENT_FAILED")

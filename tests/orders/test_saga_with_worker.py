@@ -33,17 +33,6 @@ WORKER_ENV = {
 }
 
 
-def place(client, product, *, quantity=1, token="tok_ok"):
-    response = client.post(
-        "/api/orders",
-        {"items": [{"product_id": product["id"], "quantity": quantity}], "payment_token": token},
-        format="json",
-    )
-    assert response.status_code == 201, response.content
-    assert response.json()["status"] == "PENDING"
-    return response.json()["id"]
-
-
 def final(client, order_id, *, timeout=30.0):
     """Poll the order through the API until it leaves PENDING; return it."""
 
@@ -63,11 +52,13 @@ def stock(product):
     return {"on_hand": level.on_hand, "reserved": level.reserved, "available": level.available}
 
 
-def test_an_order_is_confirmed_by_the_worker(start_celery_worker, auth_client, make_product):
+def test_an_order_is_confirmed_by_the_worker(
+    start_celery_worker, place_order, auth_client, make_product
+):
     start_celery_worker(env=WORKER_ENV)
     product = make_product(price="12.50", stock=4)
 
-    order_id = place(auth_client, product, quantity=3)
+    order_id = place_order(product, quantity=3)["id"]
     order = final(auth_client, order_id)
 
     assert (order["status"], order["cancel_reason"]) == ("CONFIRMED", None)
@@ -93,12 +84,19 @@ def test_an_order_is_confirmed_by_the_worker(start_celery_worker, auth_client, m
     ],
 )
 def test_payment_outcomes(
-    start_celery_worker, auth_client, make_product, token, status, reason, payment_status
+    start_celery_worker,
+    place_order,
+    auth_client,
+    make_product,
+    token,
+    status,
+    reason,
+    payment_status,
 ):
     start_celery_worker(env=WORKER_ENV)
     product = make_product(stock=2)
 
-    order_id = place(auth_client, product, quantity=2, token=token)
+    order_id = place_order(product, quantity=2, token=token)["id"]
     order = final(auth_client, order_id)
 
     assert (order["status"], order["cancel_reason"]) == (status, reason)
@@ -118,10 +116,12 @@ def test_payment_outcomes(
         assert stock(product) == {"on_hand": 2, "reserved": 0, "available": 2}
 
 
-def test_customer_cancel_after_the_worker_confirmed(start_celery_worker, auth_client, make_product):
+def test_customer_cancel_after_the_worker_confirmed(
+    start_celery_worker, place_order, auth_client, make_product
+):
     start_celery_worker(env=WORKER_ENV)
     product = make_product(stock=3)
-    order_id = place(auth_client, product, quantity=2)
+    order_id = place_order(product, quantity=2)["id"]
     assert final(auth_client, order_id)["status"] == "CONFIRMED"
 
     cancelled = auth_client.post(f"/api/orders/{order_id}/cancel")
@@ -135,7 +135,7 @@ def test_customer_cancel_after_the_worker_confirmed(start_celery_worker, auth_cl
 
 
 def test_twenty_concurrent_orders_for_five_units(
-    start_celery_worker, make_auth_client, make_product
+    start_celery_worker, place_order, make_auth_client, make_product
 ):
     from contexts.users.tests.factories import UserFactory
 
@@ -149,7 +149,7 @@ def test_twenty_concurrent_orders_for_five_units(
     def buy(client):
         try:
             barrier.wait(timeout=30)
-            order_id = place(client, product)
+            order_id = place_order(product, client=client)["id"]
             with lock:
                 placed.append((client, order_id))
         finally:
@@ -171,7 +171,7 @@ def test_twenty_concurrent_orders_for_five_units(
 
 
 def test_a_worker_killed_mid_saga_leaves_every_order_final_and_charged_once(
-    start_celery_worker, auth_client, make_product, settings, tmp_path
+    start_celery_worker, place_order, auth_client, make_product, settings, tmp_path
 ):
     """SIGKILL right after a charge; the saga resumes without a second one."""
     from contexts.orders.saga import saga_resume_stalled
@@ -183,7 +183,7 @@ def test_a_worker_killed_mid_saga_leaves_every_order_final_and_charged_once(
         env={**WORKER_ENV, "ORDERS_TEST_CRASH_MARKER": str(marker)},
     )
     product = make_product(price="2.00", stock=10)
-    order_ids = [place(auth_client, product, quantity=2) for _ in range(4)]
+    order_ids = [place_order(product, quantity=2)["id"] for _ in range(4)]
 
     wait_for(marker.exists, timeout=30, message="the crash hook never fired")
     doomed.stop(timeout=5)  # "restart": the whole worker goes away...
@@ -207,7 +207,7 @@ def test_a_worker_killed_mid_saga_leaves_every_order_final_and_charged_once(
 
 
 def test_orders_in_flight_when_the_worker_main_process_is_killed_end_within_seconds(
-    start_celery_worker, auth_client, make_product, tmp_path
+    start_celery_worker, place_order, auth_client, make_product, tmp_path
 ):
     """SIGKILL of the worker's main process mid-step: every order final soon after a restart.
 
@@ -223,9 +223,9 @@ def test_orders_in_flight_when_the_worker_main_process_is_killed_end_within_seco
         env={"ORDERS_TEST_HANG_MARKER": str(marker)},
     )
     product = make_product(price="2.00", stock=40)
-    order_ids = [place(auth_client, product, quantity=2) for _ in range(3)]
+    order_ids = [place_order(product, quantity=2)["id"] for _ in range(3)]
     wait_for(marker.exists, timeout=30, message="the hang hook never fired")
-    order_ids += [place(auth_client, product, quantity=2) for _ in range(3)]  # still flowing
+    order_ids += [place_order(product, quantity=2)["id"] for _ in range(3)]  # still flowing
 
     pool = doomed.pool_pids()
     assert pool
@@ -236,7 +236,7 @@ def test_orders_in_flight_when_the_worker_main_process_is_killed_end_within_seco
         timeout=10,
         message="pool processes outlived the worker's main process",
     )
-    order_ids += [place(auth_client, product, quantity=2) for _ in range(2)]  # while it is down
+    order_ids += [place_order(product, quantity=2)["id"] for _ in range(2)]  # while it is down
 
     restarted = time.monotonic()
     start_celery_worker(beat=True)
@@ -278,7 +278,9 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-def test_a_starting_worker_sweeps_at_once(start_celery_worker, auth_client, make_product):
+def test_a_starting_worker_sweeps_at_once(
+    start_celery_worker, place_order, auth_client, make_product
+):
     """A worker that starts resumes overdue sagas itself, without waiting for beat.
 
     The order's message is lost (the broker emptied) and its lease long over,
@@ -292,7 +294,7 @@ def test_a_starting_worker_sweeps_at_once(start_celery_worker, auth_client, make
     from contexts.orders.models import SagaState
 
     product = make_product(stock=2)
-    order_id = place(auth_client, product)
+    order_id = place_order(product)["id"]
     purge_broker()
     long_ago = timezone.now() - timedelta(minutes=5)
     SagaState.objects.filter(order_id=order_id).update(

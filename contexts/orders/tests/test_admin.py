@@ -6,7 +6,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from contexts.orders.models import Order, OrderEvent, SagaState
+from contexts.orders.models import Order, OrderHistoryEntry, SagaState
 
 pytestmark = pytest.mark.django_db
 
@@ -22,19 +22,14 @@ def admin_client_():
 
 
 @pytest.fixture
-def order_id(auth_client, make_product, run_saga):
-    product = make_product()
-    response = auth_client.post(
-        "/api/orders",
-        {"items": [{"product_id": product["id"], "quantity": 1}], "payment_token": "tok_ok"},
-        format="json",
-    )
-    run_saga(response.json()["id"])
-    return response.json()["id"]
+def order_id(place_order, make_product, run_saga):
+    order_id = place_order(make_product())["id"]
+    run_saga(order_id)
+    return order_id
 
 
 @pytest.mark.parametrize(
-    "model", ["order", "orderevent", "sagastate", "ordersummary", "idempotencyrecord"]
+    "model", ["order", "orderhistoryentry", "sagastate", "ordersummary", "idempotencyrecord"]
 )
 def test_every_changelist_renders(admin_client_, order_id, model):
     response = admin_client_.get(f"/admin/orders/{model}/")
@@ -53,11 +48,13 @@ def test_an_order_shows_items_saga_and_history_read_only(admin_client_, order_id
 
 
 def test_nothing_can_be_added_changed_or_deleted(admin_client_, order_id):
-    entry = OrderEvent.objects.filter(order_id=order_id).first()
+    entry = OrderHistoryEntry.objects.filter(order_id=order_id).first()
 
     assert admin_client_.get("/admin/orders/order/add/").status_code == 403
     assert admin_client_.post(f"/admin/orders/order/{order_id}/delete/").status_code == 403
-    assert admin_client_.get(f"/admin/orders/orderevent/{entry.pk}/delete/").status_code == 403
+    assert (
+        admin_client_.get(f"/admin/orders/orderhistoryentry/{entry.pk}/delete/").status_code == 403
+    )
     assert (
         admin_client_.post(
             f"/admin/orders/sagastate/{order_id}/change/", {"step": "RESERVE_STOCK"}
@@ -69,19 +66,11 @@ def test_nothing_can_be_added_changed_or_deleted(admin_client_, order_id):
 
 
 def test_the_admin_history_keeps_the_raw_gateway_error(
-    admin_client_, auth_client, make_product, run_saga, settings
+    admin_client_, auth_client, place_order, make_product, run_saga, settings
 ):
     """The API shows reasons only; the detail behind them stays visible to staff here."""
     settings.ORDERS_PAYMENT_MAX_ATTEMPTS = 1
-    response = auth_client.post(
-        "/api/orders",
-        {
-            "items": [{"product_id": make_product()["id"], "quantity": 1}],
-            "payment_token": "tok_fail",
-        },
-        format="json",
-    )
-    order_id = response.json()["id"]
+    order_id = place_order(make_product(), token="tok_fail")["id"]
     run_saga(order_id)
 
     page = admin_client_.get(f"/admin/orders/order/{order_id}/change/").content.decode()

@@ -18,21 +18,7 @@ JAN_11_NOON = datetime(2026, 1, 11, 12, tzinfo=UTC)
 
 
 @pytest.fixture
-def place(auth_client):
-    def place(product, *, client=None):
-        response = (client or auth_client).post(
-            "/api/orders",
-            {"items": [{"product_id": product["id"], "quantity": 1}], "payment_token": "tok_ok"},
-            format="json",
-        )
-        assert response.status_code == 201, response.content
-        return response.json()["id"]
-
-    return place
-
-
-@pytest.fixture
-def dated(place, make_product):
+def dated(place_order, make_product):
     """Three of the caller's orders: PENDING, CONFIRMED, CANCELLED, created at the times above."""
     product = make_product(stock=50)
     ids = []
@@ -41,7 +27,7 @@ def dated(place, make_product):
         ("CONFIRMED", JAN_10_MIDNIGHT),
         ("CANCELLED", JAN_11_NOON),
     ):
-        order_id = place(product)
+        order_id = place_order(product)["id"]
         # The list reads the read model only; arranging its rows is enough here.
         OrderSummary.objects.filter(order_id=order_id).update(status=status, created_at=created_at)
         ids.append(order_id)
@@ -60,10 +46,10 @@ def test_status_keeps_only_that_status(auth_client, dated, status, index):
 
 
 def test_filters_never_show_another_users_orders(
-    auth_client, dated, place, make_product, make_user, make_auth_client
+    auth_client, dated, place_order, make_product, make_user, make_auth_client
 ):
     other = make_auth_client(make_user())
-    theirs = place(make_product(), client=other)
+    theirs = place_order(make_product(), client=other)["id"]
 
     assert theirs not in listed(auth_client, "status=PENDING&created_after=2000-01-01")
     assert listed(other, "status=PENDING") == [theirs]
@@ -127,14 +113,14 @@ def test_invalid_filter_values_are_400_with_the_field_named(auth_client, dated, 
 
 
 def test_filtered_lists_cost_the_same_queries_for_1_or_20_orders(
-    place, make_product, make_user, make_auth_client
+    place_order, make_product, make_user, make_auth_client
 ):
     product = make_product(stock=100)
     few = make_auth_client(make_user())
-    place(product, client=few)
+    place_order(product, client=few)
     many = make_auth_client(make_user())
     for _ in range(20):
-        place(product, client=many)
+        place_order(product, client=many)
     query = "/api/orders?page_size=20&status=PENDING&created_after=2000-01-01"
 
     with count_queries() as one:

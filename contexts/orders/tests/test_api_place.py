@@ -19,7 +19,7 @@ from contexts.kernel.models import OutboxMessage
 from contexts.orders.models import (
     IdempotencyRecord,
     Order,
-    OrderEvent,
+    OrderHistoryEntry,
     OrderSummary,
     SagaState,
 )
@@ -51,7 +51,7 @@ def body(product_id, quantity=1, token="tok_ok", **extra):
 
 def assert_nothing_stored():
     assert Order.objects.count() == 0
-    assert OrderEvent.objects.count() == 0
+    assert OrderHistoryEntry.objects.count() == 0
     assert SagaState.objects.count() == 0
     assert OrderSummary.objects.count() == 0
     outbox = OutboxMessage.objects.using(database_for("orders"))
@@ -109,9 +109,9 @@ def test_place_stores_order_history_saga_read_model_and_event_together(
     stored = Order.objects.get(pk=order_id)
     assert stored.payment_token == "tok_ok"
     assert stored.last_sequence == 1
-    assert list(OrderEvent.objects.filter(order_id=order_id).values_list("type", flat=True)) == [
-        "ORDER_PLACED"
-    ]
+    assert list(
+        OrderHistoryEntry.objects.filter(order_id=order_id).values_list("type", flat=True)
+    ) == ["ORDER_PLACED"]
     saga = SagaState.objects.get(order_id=order_id)
     assert (saga.step, saga.status) == ("RESERVE_STOCK", "ACTIVE")
     assert OrderSummary.objects.get(order_id=order_id).status == "PENDING"

@@ -15,30 +15,11 @@ from contexts.orders.models import OrderSummary
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def place(auth_client):
-    def place(products, *, client=None, token="tok_ok"):
-        response = (client or auth_client).post(
-            "/api/orders",
-            {
-                "items": [
-                    {"product_id": p["id"], "quantity": 1 + i} for i, p in enumerate(products)
-                ],
-                "payment_token": token,
-            },
-            format="json",
-        )
-        assert response.status_code == 201, response.content
-        return response.json()
-
-    return place
-
-
 # --- detail and history ---------------------------------------------------------------
 
 
-def test_the_owner_sees_the_order_as_placed(auth_client, place, make_product):
-    placed = place([make_product(), make_product(price="2.00")])
+def test_the_owner_sees_the_order_as_placed(auth_client, place_order, make_product):
+    placed = place_order(make_product(), (make_product(price="2.00"), 2))
 
     response = auth_client.get(f"/api/orders/{placed['id']}")
 
@@ -47,9 +28,9 @@ def test_the_owner_sees_the_order_as_placed(auth_client, place, make_product):
 
 
 def test_another_user_gets_404_and_staff_sees_it(
-    place, make_product, make_user, make_auth_client, staff_user
+    place_order, make_product, make_user, make_auth_client, staff_user
 ):
-    placed = place([make_product()])
+    placed = place_order(make_product())
     stranger = make_auth_client(make_user())
     staff = make_auth_client(staff_user)
 
@@ -59,8 +40,8 @@ def test_another_user_gets_404_and_staff_sees_it(
     assert stranger.post(f"/api/orders/{placed['id']}/cancel").status_code == 404
 
 
-def test_anonymous_gets_401(api_client, place, make_product):
-    placed = place([make_product()])
+def test_anonymous_gets_401(api_client, place_order, make_product):
+    placed = place_order(make_product())
 
     assert api_client.get("/api/orders").status_code == 401
     assert api_client.get(f"/api/orders/{placed['id']}").status_code == 401
@@ -91,8 +72,8 @@ def test_cancel_of_an_unknown_order_is_404(auth_client):
     assert response.status_code == 404
 
 
-def test_history_lists_entries_oldest_first(auth_client, place, make_product, run_saga):
-    placed = place([make_product()])
+def test_history_lists_entries_oldest_first(auth_client, place_order, make_product, run_saga):
+    placed = place_order(make_product())
     run_saga(placed["id"])
 
     response = auth_client.get(f"/api/orders/{placed['id']}/history")
@@ -112,8 +93,8 @@ def test_history_lists_entries_oldest_first(auth_client, place, make_product, ru
     assert entries[0]["data"]["total"] == placed["total"]
 
 
-def test_methods_not_offered_get_405(auth_client, place, make_product):
-    placed = place([make_product()])
+def test_methods_not_offered_get_405(auth_client, place_order, make_product):
+    placed = place_order(make_product())
 
     assert auth_client.delete(f"/api/orders/{placed['id']}").status_code == 405
     assert auth_client.put("/api/orders", {}, format="json").status_code == 405
@@ -124,12 +105,12 @@ def test_methods_not_offered_get_405(auth_client, place, make_product):
 
 
 def test_the_list_shows_the_callers_orders_newest_first(
-    auth_client, place, make_product, make_user, make_auth_client
+    auth_client, place_order, make_product, make_user, make_auth_client
 ):
     product = make_product(stock=50)
-    mine = [place([product]) for _ in range(3)]
+    mine = [place_order(product) for _ in range(3)]
     other = make_auth_client(make_user())
-    theirs = place([product], client=other)
+    theirs = place_order(product, client=other)
 
     response = auth_client.get("/api/orders")
 
@@ -143,9 +124,9 @@ def test_the_list_shows_the_callers_orders_newest_first(
     assert [o["id"] for o in other.get("/api/orders").json()["results"]] == [theirs["id"]]
 
 
-def test_the_list_is_paginated(auth_client, place, make_product):
+def test_the_list_is_paginated(auth_client, place_order, make_product):
     product = make_product(stock=50)
-    placed = [place([product]) for _ in range(5)]
+    placed = [place_order(product) for _ in range(5)]
 
     first = auth_client.get("/api/orders?page_size=2").json()
     last = auth_client.get("/api/orders?page_size=2&page=3").json()
@@ -157,8 +138,8 @@ def test_the_list_is_paginated(auth_client, place, make_product):
     assert auth_client.get("/api/orders?page=99").status_code == 404
 
 
-def test_the_list_follows_the_saga(auth_client, place, make_product, run_saga):
-    placed = place([make_product(stock=0)])
+def test_the_list_follows_the_saga(auth_client, place_order, make_product, run_saga):
+    placed = place_order(make_product(stock=0))
     run_saga(placed["id"])
 
     listed = auth_client.get("/api/orders").json()["results"][0]
@@ -168,8 +149,8 @@ def test_the_list_follows_the_saga(auth_client, place, make_product, run_saga):
     assert (listed["status"], listed["cancel_reason"]) == ("CANCELLED", "OUT_OF_STOCK")
 
 
-def test_the_list_reads_only_the_read_model(auth_client, place, make_product):
-    placed = place([make_product()])
+def test_the_list_reads_only_the_read_model(auth_client, place_order, make_product):
+    placed = place_order(make_product())
     OrderSummary.objects.filter(order_id=placed["id"]).update(status="CONFIRMED")
 
     listed = auth_client.get("/api/orders").json()["results"][0]
@@ -178,14 +159,14 @@ def test_the_list_reads_only_the_read_model(auth_client, place, make_product):
 
 
 def test_the_list_costs_the_same_queries_for_1_or_20_orders(
-    auth_client, place, make_product, make_user, make_auth_client
+    auth_client, place_order, make_product, make_user, make_auth_client
 ):
     products = [make_product(stock=100) for _ in range(4)]
     few = make_auth_client(make_user())
-    place(products, client=few)
+    place_order(*products, client=few)
     many = make_auth_client(make_user())
     for _ in range(20):
-        place(products, client=many)
+        place_order(*products, client=many)
 
     with count_queries() as one:
         assert len(few.get("/api/orders?page_size=20").json()["results"]) == 1
@@ -221,10 +202,10 @@ def _leaks(body: str, *needles: str) -> list[str]:
 
 
 def test_a_gateway_failure_shows_a_reason_only(
-    auth_client, place, make_product, run_saga, settings, make_auth_client, staff_user
+    auth_client, place_order, make_product, run_saga, settings, make_auth_client, staff_user
 ):
     settings.ORDERS_PAYMENT_MAX_ATTEMPTS = 2
-    placed = place([make_product()], token="tok_fail")
+    placed = place_order(make_product(), token="tok_fail")
     assert run_saga(placed["id"]).cancel_reason == "PAYMENT_FAILED"
 
     for client in (auth_client, make_auth_client(staff_user)):
@@ -238,16 +219,16 @@ def test_a_gateway_failure_shows_a_reason_only(
         assert entries["PAYMENT_FAILED"]["reason"] == "The payment could not be completed."
         assert entries["ORDER_CANCELLED"] == {"reason": "PAYMENT_FAILED"}
     # The raw detail is kept for staff, in the admin.
-    from contexts.orders.models import OrderEvent
+    from contexts.orders.models import OrderHistoryEntry
 
-    stored = OrderEvent.objects.get(order_id=placed["id"], type="PAYMENT_FAILED").data
+    stored = OrderHistoryEntry.objects.get(order_id=placed["id"], type="PAYMENT_FAILED").data
     assert "GatewayError" in str(stored) or "simulated" in str(stored)
 
 
 def test_a_decline_and_a_refused_reservation_show_reasons_only(
-    auth_client, place, make_product, run_saga
+    auth_client, place_order, make_product, run_saga
 ):
-    declined = place([make_product()], token="tok_decline")
+    declined = place_order(make_product(), token="tok_decline")
     run_saga(declined["id"])
 
     entries = {
@@ -258,9 +239,9 @@ def test_a_decline_and_a_refused_reservation_show_reasons_only(
 
 
 def test_a_cancel_by_staff_shows_no_staff_id(
-    auth_client, place, make_product, run_saga, make_auth_client, staff_user
+    auth_client, place_order, make_product, run_saga, make_auth_client, staff_user
 ):
-    placed = place([make_product()])
+    placed = place_order(make_product())
     run_saga(placed["id"])
     staff = make_auth_client(staff_user)
     assert staff.post(f"/api/orders/{placed['id']}/cancel").status_code == 200
@@ -270,7 +251,7 @@ def test_a_cancel_by_staff_shows_no_staff_id(
         assert _leaks(body, str(staff_user.id), "actor") == []
         cancelled = [e for e in json.loads(body)["results"] if e["type"] == "ORDER_CANCELLED"]
         assert cancelled[0]["data"] == {"reason": "CUSTOMER_CANCELLED", "cancelled_by": "staff"}
-    from contexts.orders.models import OrderEvent
+    from contexts.orders.models import OrderHistoryEntry
 
-    stored = OrderEvent.objects.get(order_id=placed["id"], type="ORDER_CANCELLED").data
+    stored = OrderHistoryEntry.objects.get(order_id=placed["id"], type="ORDER_CANCELLED").data
     assert stored["actor_id"] == str(staff_user.id)  # kept for the admin

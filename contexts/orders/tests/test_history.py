@@ -8,36 +8,28 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from contexts.orders import history
-from contexts.orders.models import Order, OrderEvent, OrderSummary
+from contexts.orders.models import Order, OrderHistoryEntry, OrderSummary
 from contexts.orders.public import get_order
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def orders(auth_client, make_product, run_saga):
+def orders(auth_client, place_order, make_product, run_saga):
     """Orders in every final state (and one still pending)."""
     product = make_product(stock=3)
     scarce = make_product(stock=0)
 
-    def place(p, token="tok_ok"):
-        response = auth_client.post(
-            "/api/orders",
-            {"items": [{"product_id": p["id"], "quantity": 1}], "payment_token": token},
-            format="json",
-        )
-        return response.json()["id"]
-
-    confirmed = place(product)
+    confirmed = place_order(product)["id"]
     run_saga(confirmed)
-    declined = place(product, "tok_decline")
+    declined = place_order(product, token="tok_decline")["id"]
     run_saga(declined)
-    out_of_stock = place(scarce)
+    out_of_stock = place_order(scarce)["id"]
     run_saga(out_of_stock)
-    cancelled = place(product)
+    cancelled = place_order(product)["id"]
     run_saga(cancelled)
     assert auth_client.post(f"/api/orders/{cancelled}/cancel").status_code == 200
-    pending = place(product)
+    pending = place_order(product)["id"]
     return {
         "confirmed": confirmed,
         "declined": declined,
@@ -96,20 +88,20 @@ def test_rebuild_read_models_restores_the_order_list(orders, auth_client):
 
 
 def test_history_is_append_only(orders):
-    entry = OrderEvent.objects.filter(order_id=orders["confirmed"]).first()
+    entry = OrderHistoryEntry.objects.filter(order_id=orders["confirmed"]).first()
 
     with pytest.raises(TypeError):
         entry.save()
     with pytest.raises(TypeError):
         entry.delete()
     with pytest.raises(TypeError):
-        OrderEvent.objects.filter(pk=entry.pk).update(type="ORDER_CANCELLED")
+        OrderHistoryEntry.objects.filter(pk=entry.pk).update(type="ORDER_CANCELLED")
     with pytest.raises(TypeError):
-        OrderEvent.objects.filter(pk=entry.pk).delete()
+        OrderHistoryEntry.objects.filter(pk=entry.pk).delete()
 
 
 def test_a_history_no_order_could_have_is_refused():
-    placed = OrderEvent(order_id=None, sequence=1, type="ORDER_CONFIRMED", data={})
+    placed = OrderHistoryEntry(order_id=None, sequence=1, type="ORDER_CONFIRMED", data={})
 
     with pytest.raises(history.HistoryError):
         history.replay([placed])
@@ -138,8 +130,8 @@ def test_the_database_refuses_to_rewrite_history(orders):
     if connections[alias].vendor != "postgresql":
         pytest.skip("the trigger is PostgreSQL's")
     for sql in (
-        "UPDATE orders_orderevent SET type = 'ORDER_CANCELLED'",
-        "DELETE FROM orders_orderevent",
+        "UPDATE orders_orderhistoryentry SET type = 'ORDER_CANCELLED'",
+        "DELETE FROM orders_orderhistoryentry",
     ):
         with (
             pytest.raises(DatabaseError, match="append-only"),
@@ -147,7 +139,7 @@ def test_the_database_refuses_to_rewrite_history(orders):
             connections[alias].cursor() as cursor,
         ):
             cursor.execute(sql)
-    assert OrderEvent.objects.filter(order_id=orders["confirmed"]).count() == 4
+    assert OrderHistoryEntry.objects.filter(order_id=orders["confirmed"]).count() == 4
 
 
 def test_rebuild_orders_dry_run_lists_the_repair_and_changes_nothing(orders):

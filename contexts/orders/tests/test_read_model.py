@@ -50,14 +50,8 @@ def summary_of(order_id):
 
 
 @pytest.fixture
-def cancelled_order(auth_client, make_product, run_saga):
-    product = make_product(stock=2)
-    response = auth_client.post(
-        "/api/orders",
-        {"items": [{"product_id": product["id"], "quantity": 1}], "payment_token": "tok_ok"},
-        format="json",
-    )
-    order_id = response.json()["id"]
+def cancelled_order(auth_client, place_order, make_product, run_saga):
+    order_id = place_order(make_product(stock=2))["id"]
     run_saga(order_id)
     assert auth_client.post(f"/api/orders/{order_id}/cancel").status_code == 200
     return order_id

@@ -27,15 +27,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def pending_order(auth_client, make_product):
-    product = make_product(stock=2)
-    response = auth_client.post(
-        "/api/orders",
-        {"items": [{"product_id": product["id"], "quantity": 1}], "payment_token": "tok_ok"},
-        format="json",
-    )
-    assert response.status_code == 201, response.content
-    return response.json()["id"]
+def pending_order(place_order, make_product):
+    return place_order(make_product(stock=2))["id"]
 
 
 def _in_thread(target) -> tuple[threading.Thread, list[BaseException]]:

@@ -28,23 +28,6 @@ class WorkerDied(BaseException):
     """Stands for a SIGKILL: not an Exception, so nothing in the saga catches it."""
 
 
-@pytest.fixture
-def place(auth_client):
-    def place(product, *, quantity=1, token="tok_ok"):
-        response = auth_client.post(
-            "/api/orders",
-            {
-                "items": [{"product_id": product["id"], "quantity": quantity}],
-                "payment_token": token,
-            },
-            format="json",
-        )
-        assert response.status_code == 201, response.content
-        return response.json()["id"]
-
-    return place
-
-
 def history_types(order_id) -> list[str]:
     return [e.type for e in Order.objects.get(pk=order_id).history.order_by("sequence")]
 
@@ -61,10 +44,10 @@ def expire_lease(order_id) -> None:
 
 
 def test_happy_path_confirms_commits_stock_and_captures_once(
-    place, make_product, run_saga, stock_of, orders_outbox
+    place_order, make_product, run_saga, stock_of, orders_outbox
 ):
     product = make_product(stock=5)
-    order_id = place(product, quantity=2)
+    order_id = place_order(product, quantity=2)["id"]
 
     order = run_saga(order_id)
 
@@ -88,10 +71,10 @@ def test_happy_path_confirms_commits_stock_and_captures_once(
 
 
 def test_out_of_stock_cancels_without_charging(
-    place, make_product, run_saga, stock_of, orders_outbox
+    place_order, make_product, run_saga, stock_of, orders_outbox
 ):
     product = make_product(stock=1)
-    order_id = place(product, quantity=2)
+    order_id = place_order(product, quantity=2)["id"]
 
     order = run_saga(order_id)
 
@@ -107,9 +90,9 @@ def test_out_of_stock_cancels_without_charging(
     assert cancelled.payload["reason"] == "OUT_OF_STOCK"
 
 
-def test_declined_payment_releases_stock_and_cancels(place, make_product, run_saga, stock_of):
+def test_declined_payment_releases_stock_and_cancels(place_order, make_product, run_saga, stock_of):
     product = make_product(stock=3)
-    order_id = place(product, quantity=2, token="tok_decline_insufficient_funds")
+    order_id = place_order(product, quantity=2, token="tok_decline_insufficient_funds")["id"]
 
     order = run_saga(order_id)
 
@@ -129,9 +112,9 @@ def test_declined_payment_releases_stock_and_cancels(place, make_product, run_sa
     }
 
 
-def test_a_gateway_failing_once_is_retried_and_charges_once(place, make_product, run_saga):
+def test_a_gateway_failing_once_is_retried_and_charges_once(place_order, make_product, run_saga):
     product = make_product(stock=3)
-    order_id = place(product, token="tok_fail_once")
+    order_id = place_order(product, token="tok_fail_once")["id"]
 
     order = run_saga(order_id)
 
@@ -143,11 +126,11 @@ def test_a_gateway_failing_once_is_retried_and_charges_once(place, make_product,
 
 
 def test_a_gateway_that_keeps_failing_ends_payment_failed(
-    place, make_product, run_saga, stock_of, settings
+    place_order, make_product, run_saga, stock_of, settings
 ):
     settings.ORDERS_PAYMENT_MAX_ATTEMPTS = 3
     product = make_product(stock=3)
-    order_id = place(product, quantity=3, token="tok_fail")
+    order_id = place_order(product, quantity=3, token="tok_fail")["id"]
 
     order = run_saga(order_id)
 
@@ -165,9 +148,11 @@ def test_a_gateway_that_keeps_failing_ends_payment_failed(
     assert payments.get_payment_for_order(order_id=order.id).status != "CAPTURED"
 
 
-def test_a_product_deleted_after_placement_is_unavailable(place, make_product, seller, run_saga):
+def test_a_product_deleted_after_placement_is_unavailable(
+    place_order, make_product, seller, run_saga
+):
     product = make_product(stock=3)
-    order_id = place(product)
+    order_id = place_order(product)["id"]
     assert seller.delete(f"/api/products/{product['id']}").status_code == 204
 
     order = run_saga(order_id)
@@ -177,8 +162,8 @@ def test_a_product_deleted_after_placement_is_unavailable(place, make_product, s
     assert payments.get_payment_for_order(order_id=order.id) is None
 
 
-def test_a_finished_saga_does_nothing_more(place, make_product, run_saga):
-    order_id = place(make_product())
+def test_a_finished_saga_does_nothing_more(place_order, make_product, run_saga):
+    order_id = place_order(make_product())["id"]
     run_saga(order_id)
     last = Order.objects.get(pk=order_id).last_sequence
 
@@ -190,11 +175,11 @@ def test_a_finished_saga_does_nothing_more(place, make_product, run_saga):
 
 
 def test_confirm_failing_once_still_confirms_with_one_charge(
-    place, make_product, run_saga, stock_of, monkeypatch
+    place_order, make_product, run_saga, stock_of, monkeypatch
 ):
     """After the payment is captured, only forward."""
     product = make_product(stock=2)
-    order_id = place(product)
+    order_id = place_order(product)["id"]
     real_commit = inventory.commit_stock_for_order
     calls = []
 
@@ -217,10 +202,10 @@ def test_confirm_failing_once_still_confirms_with_one_charge(
 
 
 def test_a_reservation_expired_after_capture_is_refunded_and_cancelled(
-    place, make_product, run_saga, stock_of, monkeypatch
+    place_order, make_product, run_saga, stock_of, monkeypatch
 ):
     product = make_product(stock=2)
-    order_id = place(product)
+    order_id = place_order(product)["id"]
     real_commit = inventory.commit_stock_for_order
 
     def commit_after_expiry(*, order_id):
@@ -251,11 +236,11 @@ def test_a_reservation_expired_after_capture_is_refunded_and_cancelled(
 
 
 def test_a_runner_dying_after_the_charge_is_resumed_without_a_second_charge(
-    place, make_product, run_saga, stock_of, monkeypatch
+    place_order, make_product, run_saga, stock_of, monkeypatch
 ):
     """The step is repeated, idempotently, once the lease runs out."""
     product = make_product(stock=4)
-    order_id = place(product, quantity=2)
+    order_id = place_order(product, quantity=2)["id"]
     real_charge = payments.charge_for_order
 
     def charge_then_die(**kwargs):
@@ -287,8 +272,8 @@ def test_a_runner_dying_after_the_charge_is_resumed_without_a_second_charge(
     }
 
 
-def test_a_runner_that_lost_its_lease_cannot_move_the_saga(place, make_product):
-    order_id = place(make_product())
+def test_a_runner_that_lost_its_lease_cannot_move_the_saga(place_order, make_product):
+    order_id = place_order(make_product())["id"]
     now = timezone.now()
     stale = saga._claim(order_id=order_id, now=now)
     expire_lease(order_id)
@@ -300,9 +285,9 @@ def test_a_runner_that_lost_its_lease_cannot_move_the_saga(place, make_product):
     assert SagaState.objects.get(order_id=order_id).step == "CHARGE_PAYMENT"
 
 
-def test_the_sweep_resumes_only_overdue_sagas_once_per_grace_period(place, make_product):
-    fresh = place(make_product())
-    overdue = place(make_product())
+def test_the_sweep_resumes_only_overdue_sagas_once_per_grace_period(place_order, make_product):
+    fresh = place_order(make_product())["id"]
+    overdue = place_order(make_product())["id"]
     expire_lease(overdue)
 
     assert saga.saga_resume_stalled() == 1
@@ -310,10 +295,12 @@ def test_the_sweep_resumes_only_overdue_sagas_once_per_grace_period(place, make_
     assert SagaState.objects.get(order_id=fresh).attempts == 0
 
 
-def test_a_step_past_its_deadline_compensates(place, make_product, run_saga, stock_of, monkeypatch):
+def test_a_step_past_its_deadline_compensates(
+    place_order, make_product, run_saga, stock_of, monkeypatch
+):
     """A charge that never answers in time ends the order."""
     product = make_product(stock=2)
-    order_id = place(product)
+    order_id = place_order(product)["id"]
     real_charge = payments.charge_for_order
 
     def killed_while_the_gateway_hangs(**kwargs):
@@ -338,10 +325,10 @@ def test_a_step_past_its_deadline_compensates(place, make_product, run_saga, sto
 
 
 def test_customer_cancel_of_a_confirmed_order_refunds_and_restocks_once(
-    auth_client, place, make_product, run_saga, stock_of
+    auth_client, place_order, make_product, run_saga, stock_of
 ):
     product = make_product(stock=5)
-    order_id = place(product, quantity=2)
+    order_id = place_order(product, quantity=2)["id"]
     run_saga(order_id)
 
     response = auth_client.post(f"/api/orders/{order_id}/cancel")
@@ -368,9 +355,9 @@ def test_customer_cancel_of_a_confirmed_order_refunds_and_restocks_once(
 
 
 def test_cancel_while_pending_is_a_conflict_and_the_saga_goes_on(
-    auth_client, place, make_product, run_saga
+    auth_client, place_order, make_product, run_saga
 ):
-    order_id = place(make_product())
+    order_id = place_order(make_product())["id"]
 
     response = auth_client.post(f"/api/orders/{order_id}/cancel")
 
@@ -379,8 +366,10 @@ def test_cancel_while_pending_is_a_conflict_and_the_saga_goes_on(
     assert run_saga(order_id).status == "CONFIRMED"
 
 
-def test_cancel_of_a_saga_cancelled_order_is_a_conflict(auth_client, place, make_product, run_saga):
-    order_id = place(make_product(stock=0))
+def test_cancel_of_a_saga_cancelled_order_is_a_conflict(
+    auth_client, place_order, make_product, run_saga
+):
+    order_id = place_order(make_product(stock=0))["id"]
     run_saga(order_id)
 
     response = auth_client.post(f"/api/orders/{order_id}/cancel")
@@ -390,11 +379,11 @@ def test_cancel_of_a_saga_cancelled_order_is_a_conflict(auth_client, place, make
 
 
 def test_a_refund_failing_during_cancel_is_retried_until_done(
-    auth_client, place, make_product, run_saga, stock_of, monkeypatch
+    auth_client, place_order, make_product, run_saga, stock_of, monkeypatch
 ):
     """Compensations are retried until done, and happen once."""
     product = make_product(stock=3)
-    order_id = place(product)
+    order_id = place_order(product)["id"]
     run_saga(order_id)
     real_refund = payments.refund_for_order
     failures = []
@@ -424,15 +413,12 @@ def test_a_refund_failing_during_cancel_is_retried_until_done(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_cancels_cancel_once(user, make_auth_client, make_product, run_saga, stock_of):
+def test_concurrent_cancels_cancel_once(
+    user, make_auth_client, place_order, make_product, run_saga, stock_of
+):
     product = make_product(stock=5)
     client = make_auth_client(user)
-    placed = client.post(
-        "/api/orders",
-        {"items": [{"product_id": product["id"], "quantity": 2}], "payment_token": "tok_ok"},
-        format="json",
-    )
-    order_id = placed.json()["id"]
+    order_id = place_order(product, quantity=2, client=client)["id"]
     run_saga(order_id)
     barrier = threading.Barrier(4)
     statuses = []
@@ -461,11 +447,11 @@ def test_concurrent_cancels_cancel_once(user, make_auth_client, make_product, ru
 
 
 def test_a_cancel_while_the_saga_is_paying_is_refused(
-    auth_client, place, make_product, run_saga, monkeypatch
+    auth_client, place_order, make_product, run_saga, monkeypatch
 ):
     """Status changes are conditional, so only legal final states occur."""
     product = make_product(stock=2)
-    order_id = place(product)
+    order_id = place_order(product)["id"]
     real_charge = payments.charge_for_order
     answers = []
 
@@ -483,9 +469,9 @@ def test_a_cancel_while_the_saga_is_paying_is_refused(
 
 
 def test_staff_may_cancel_another_users_confirmed_order(
-    place, make_product, run_saga, staff_user, make_auth_client
+    place_order, make_product, run_saga, staff_user, make_auth_client
 ):
-    order_id = place(make_product())
+    order_id = place_order(make_product())["id"]
     run_saga(order_id)
 
     response = make_auth_client(staff_user).post(f"/api/orders/{order_id}/cancel")

@@ -23,20 +23,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def place(auth_client):
-    def place(product):
-        response = auth_client.post(
-            "/api/orders",
-            {"items": [{"product_id": product["id"], "quantity": 1}], "payment_token": "tok_ok"},
-            format="json",
-        )
-        assert response.status_code == 201, response.content
-        return response.json()["id"]
-
-    return place
-
-
-@pytest.fixture
 def held_charge(monkeypatch):
     """The gateway call of the charge step blocks until the test releases it."""
     started, release = threading.Event(), threading.Event()
@@ -68,10 +54,12 @@ def lease_end(order_id):
     return SagaState.objects.get(order_id=order_id).next_attempt_at
 
 
-def test_a_step_running_longer_than_the_lease_keeps_it(place, make_product, held_charge, settings):
+def test_a_step_running_longer_than_the_lease_keeps_it(
+    place_order, make_product, held_charge, settings
+):
     settings.ORDERS_SAGA_LEASE_SECONDS = 1
     started, release = held_charge
-    order_id = place(make_product(stock=2))
+    order_id = place_order(make_product(stock=2))["id"]
     runner = run_in_thread(order_id)
     assert started.wait(timeout=30)
     first_end = lease_end(order_id)
@@ -97,7 +85,7 @@ def test_a_step_running_longer_than_the_lease_keeps_it(place, make_product, held
 
 
 def test_a_runner_whose_lease_ran_out_stops_before_moving_the_saga(
-    place, make_product, held_charge, settings, monkeypatch, run_saga
+    place_order, make_product, held_charge, settings, monkeypatch, run_saga
 ):
     settings.ORDERS_SAGA_LEASE_SECONDS = 1
     started, release = held_charge
@@ -110,7 +98,7 @@ def test_a_runner_whose_lease_ran_out_stops_before_moving_the_saga(
         return heartbeat
 
     monkeypatch.setattr(saga, "_Heartbeat", recorded)
-    order_id = place(make_product(stock=2))
+    order_id = place_order(make_product(stock=2))["id"]
     runner = run_in_thread(order_id)
     assert started.wait(timeout=30)
 

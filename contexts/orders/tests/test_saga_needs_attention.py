@@ -34,23 +34,6 @@ def _fast(settings):
     settings.ORDERS_SAGA_COMPENSATION_MAX_ATTEMPTS = BOUND
 
 
-@pytest.fixture
-def place(auth_client):
-    def place(product, *, quantity=1, token="tok_refund_reject"):
-        response = auth_client.post(
-            "/api/orders",
-            {
-                "items": [{"product_id": product["id"], "quantity": quantity}],
-                "payment_token": token,
-            },
-            format="json",
-        )
-        assert response.status_code == 201, response.content
-        return response.json()["id"]
-
-    return place
-
-
 def drive(order_id, *, passes: int = 20) -> SagaState:
     """Run the saga until it stops being ACTIVE (or the passes run out)."""
     for _ in range(passes):
@@ -80,13 +63,13 @@ def staff_client():
 
 
 def test_a_rejected_refund_after_a_customer_cancel_stops_for_staff(
-    auth_client, place, make_product, stock_of, staff_client, settings, caplog
+    auth_client, place_order, make_product, stock_of, staff_client, settings, caplog
 ):
     product = make_product(stock=4)
-    order_id = place(product, quantity=3)
+    order_id = place_order(product, quantity=3, token="tok_refund_reject")["id"]
     assert drive(order_id).status == "DONE"
     assert Order.objects.get(pk=order_id).status == "CONFIRMED"
-    other_id = place(product, quantity=1, token="tok_ok")
+    other_id = place_order(product, quantity=1, token="tok_ok")["id"]
     drive(other_id)
 
     with caplog.at_level(logging.ERROR, logger="contexts.orders.saga"):
@@ -139,10 +122,10 @@ def test_a_rejected_refund_after_a_customer_cancel_stops_for_staff(
 
 
 def test_a_rejected_refund_in_a_compensation_cancels_once_stock_is_released(
-    place, make_product, stock_of, settings, monkeypatch
+    place_order, make_product, stock_of, settings, monkeypatch
 ):
     product = make_product(stock=2)
-    order_id = place(product, quantity=2)
+    order_id = place_order(product, quantity=2, token="tok_refund_reject")["id"]
     real_commit = inventory.commit_stock_for_order
 
     def commit_after_expiry(*, order_id):
@@ -179,9 +162,9 @@ def test_a_rejected_refund_in_a_compensation_cancels_once_stock_is_released(
 
 
 def test_a_deterministic_failure_while_confirming_stops_after_the_bound(
-    place, make_product, monkeypatch
+    place_order, make_product, monkeypatch
 ):
-    order_id = place(make_product(stock=1), token="tok_ok")
+    order_id = place_order(make_product(stock=1), token="tok_ok")["id"]
 
     def broken(*, order_id):
         raise ZeroDivisionError("a bug")
@@ -196,14 +179,14 @@ def test_a_deterministic_failure_while_confirming_stops_after_the_bound(
 
 
 def test_a_payment_the_gateway_cannot_be_asked_about_does_not_hold_the_stock(
-    place, make_product, stock_of, settings
+    place_order, make_product, stock_of, settings
 ):
     """The last charge attempt hung and the status lookup fails: cancel now, settle later."""
     settings.ORDERS_PAYMENT_MAX_ATTEMPTS = 1
     settings.PAYMENT_GATEWAY_TIMEOUT_SECONDS = 0.01
     settings.PAYMENT_GATEWAY = "contexts.payments.tests.gateways.UnreachableLookupGateway"
     product = make_product(stock=2)
-    order_id = place(product, quantity=2, token="tok_hang")
+    order_id = place_order(product, quantity=2, token="tok_hang")["id"]
 
     saga.saga_advance(order_id=order_id)
 

@@ -1,1 +1,0 @@
-"""Domain events published by the notifications context (frozen, versioned)."""

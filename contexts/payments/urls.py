@@ -1,3 +1,0 @@
-"""HTTP routes of the payments context (mounted under /api by config/urls.py)."""
-
-urlpatterns: list = []
