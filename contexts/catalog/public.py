@@ -1,35 +1,24 @@
 """The catalog context's public interface: the only functions other contexts may call.
 
-Functions take and return plain data (primitives and frozen dataclasses).
+Functions take and return plain data: primitives and the types of
+``contexts.catalog.contracts``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
-from decimal import Decimal
 from uuid import UUID
 
 from contexts.catalog import selectors
+from contexts.catalog.contracts import ProductInfo
+from contexts.catalog.models import Product
 
-__all__ = ["ProductInfo", "get_product", "get_products", "product_exists"]
-
-
-@dataclass(frozen=True)
-class ProductInfo:
-    """A product as other contexts see it: what an order needs to price a line."""
-
-    id: UUID
-    sku: str
-    name: str
-    price: Decimal
-    currency: str
-    owner_id: UUID
+__all__ = ["get_product", "get_products", "product_exists"]
 
 
 def get_product(product_id: UUID) -> ProductInfo | None:
     """The product with its current price, or None if it does not exist (or was deleted)."""
-    product = selectors.product_find(product_id=product_id)
+    product = selectors.get_product(product_id=product_id)
     return _info(product) if product is not None else None
 
 
@@ -38,7 +27,7 @@ def get_products(product_ids: Iterable[UUID]) -> dict[UUID, ProductInfo]:
 
     Unknown or deleted ids are simply absent from the result.
     """
-    products = selectors.products_by_id(product_ids=product_ids)
+    products = selectors.get_products(product_ids=product_ids)
     return {product_id: _info(product) for product_id, product in products.items()}
 
 
@@ -47,7 +36,7 @@ def product_exists(product_id: UUID) -> bool:
     return selectors.product_exists(product_id=product_id)
 
 
-def _info(product) -> ProductInfo:
+def _info(product: Product) -> ProductInfo:
     return ProductInfo(
         id=product.id,
         sku=product.sku,

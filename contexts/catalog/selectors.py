@@ -61,12 +61,12 @@ def product_get(*, product_id: UUID, for_update: bool = False) -> Product:
     return product
 
 
-def product_find(*, product_id: UUID) -> Product | None:
+def get_product(*, product_id: UUID) -> Product | None:
     """The product, or None."""
     return Product.objects.filter(pk=product_id).first()
 
 
-def products_by_id(*, product_ids: Iterable[UUID]) -> dict[UUID, Product]:
+def get_products(*, product_ids: Iterable[UUID]) -> dict[UUID, Product]:
     """The existing products among ``product_ids``, in one query."""
     ids = set(product_ids)
     if not ids:

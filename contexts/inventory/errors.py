@@ -1,47 +1,13 @@
-"""The inventory context's errors: one base type, mapped to HTTP by the kernel's handler.
+"""The inventory context's private errors: raised by its services, mapped to HTTP by the kernel.
 
-``InventoryError``, ``OutOfStock`` and ``ReservationNotHeld`` are part of the
-public interface (re-exported by ``contexts.inventory.public``).
+The errors other contexts may catch (``InventoryError``, ``OutOfStock``,
+``ReservationNotHeld``) live in ``contexts.inventory.contracts``; the cases
+here derive from the same base.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from uuid import UUID
-
-from contexts.kernel.errors import DomainError
-
-
-class InventoryError(DomainError):
-    """Base of every error the inventory's services raise (400 unless a subclass says)."""
-
-
-class OutOfStock(InventoryError):
-    """Not enough available stock for some lines; ``product_ids`` names them. Nothing was held."""
-
-    http_status = 409
-
-    def __init__(self, product_ids: Iterable[UUID]) -> None:
-        self.product_ids: tuple[UUID, ...] = tuple(product_ids)
-        super().__init__(
-            "Not enough stock for product(s): " + ", ".join(str(p) for p in self.product_ids)
-        )
-
-    def __reduce__(self):
-        return (type(self), (self.product_ids,))
-
-
-class ReservationNotHeld(InventoryError):
-    """The order holds no reservation to act on (released, expired, or never made)."""
-
-    http_status = 409
-
-    def __init__(self, order_id: UUID, detail: str = "") -> None:
-        self.order_id = order_id
-        super().__init__(detail or f"Order {order_id} holds no stock reservation.")
-
-    def __reduce__(self):
-        return (type(self), (self.order_id, self.detail))
+from contexts.inventory.contracts import InventoryError
 
 
 class ProductNotFound(InventoryError):

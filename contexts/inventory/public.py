@@ -1,8 +1,8 @@
 """The inventory context's public interface: the only functions other contexts may call.
 
-Functions take and return plain data (primitives and frozen dataclasses). The
-exceptions re-exported here (``InventoryError``, ``OutOfStock``,
-``ReservationNotHeld``) are part of the interface.
+Functions take and return plain data: primitives and the types of
+``contexts.inventory.contracts``, where the errors they raise
+(``InventoryError``, ``OutOfStock``, ``ReservationNotHeld``) live too.
 
 The order saga drives a reservation through these steps, each idempotent per
 order id::
@@ -16,19 +16,13 @@ order id::
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
 from contexts.inventory import selectors, services
-from contexts.inventory.errors import InventoryError, OutOfStock, ReservationNotHeld
+from contexts.inventory.contracts import StockLevelInfo, StockLine
 
 __all__ = [
-    "InventoryError",
-    "OutOfStock",
-    "ReservationNotHeld",
-    "StockLevelInfo",
-    "StockLine",
     "commit_stock_for_order",
     "expire_reservations",
     "get_stock_level",
@@ -36,24 +30,6 @@ __all__ = [
     "reserve_stock_for_order",
     "restock_for_order",
 ]
-
-
-@dataclass(frozen=True)
-class StockLine:
-    """One line of an order to reserve: ``quantity`` (> 0) units of a product."""
-
-    product_id: UUID
-    quantity: int
-
-
-@dataclass(frozen=True)
-class StockLevelInfo:
-    """A product's stock: ``available = on_hand - reserved``."""
-
-    product_id: UUID
-    on_hand: int
-    reserved: int
-    available: int
 
 
 def reserve_stock_for_order(*, order_id: UUID, lines: Sequence[StockLine]) -> None:
@@ -101,7 +77,7 @@ def restock_for_order(*, order_id: UUID) -> None:
 
 def get_stock_level(product_id: UUID) -> StockLevelInfo:
     """The product's stock; zero for a product the inventory has no row for."""
-    level = selectors.stock_level(product_id=product_id)
+    level = selectors.get_stock_level(product_id=product_id)
     return StockLevelInfo(
         product_id=level.product_id,
         on_hand=level.on_hand,

@@ -25,7 +25,7 @@ import random
 import time
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, ParamSpec, TypeVar
+from typing import ParamSpec, TypeVar
 from uuid import UUID
 
 from django.conf import settings
@@ -33,21 +33,17 @@ from django.db import DatabaseError, IntegrityError
 from django.utils import timezone
 
 from contexts.catalog import public as catalog_public
+from contexts.inventory.contracts import OutOfStock, ReservationNotHeld, StockLine
 from contexts.inventory.errors import (
     AdjustmentConflict,
     InvalidAdjustment,
     NotProductOwner,
-    OutOfStock,
     ProductNotFound,
-    ReservationNotHeld,
 )
 from contexts.inventory.events import ReservedLine, StockDepleted, StockReleased, StockReserved
 from contexts.inventory.models import MAX_QUANTITY, Reservation, StockAdjustment, StockLevel
 from contexts.kernel.outbox import publish
 from contexts.kernel.transactions import atomic, in_transaction
-
-if TYPE_CHECKING:
-    from contexts.inventory.public import StockLine
 
 logger = logging.getLogger(__name__)
 

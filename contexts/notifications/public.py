@@ -1,31 +1,17 @@
 """The notifications context's public interface: the only functions other contexts may call.
 
-Functions take and return plain data (primitives and frozen dataclasses).
+Functions take and return plain data: primitives and the types of
+``contexts.notifications.contracts``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
 from uuid import UUID
 
 from contexts.notifications import selectors
+from contexts.notifications.contracts import NotificationInfo
 
-__all__ = ["NotificationInfo", "list_notifications_for_user"]
-
-
-@dataclass(frozen=True)
-class NotificationInfo:
-    """A notification as other contexts may see it."""
-
-    id: UUID
-    user_id: UUID
-    kind: str
-    subject: str
-    body: str
-    order_id: UUID | None
-    created_at: datetime
-    email_sent_at: datetime | None
+__all__ = ["list_notifications_for_user"]
 
 
 def list_notifications_for_user(user_id: UUID) -> list[NotificationInfo]:
@@ -41,5 +27,5 @@ def list_notifications_for_user(user_id: UUID) -> list[NotificationInfo]:
             created_at=n.created_at,
             email_sent_at=n.email_sent_at,
         )
-        for n in selectors.notifications_for_user(user_id=user_id)
+        for n in selectors.list_notifications_for_user(user_id=user_id)
     ]

@@ -9,7 +9,7 @@ from django.db.models import QuerySet
 from contexts.notifications.models import Notification
 
 
-def notifications_for_user(*, user_id: UUID) -> QuerySet[Notification]:
+def list_notifications_for_user(*, user_id: UUID) -> QuerySet[Notification]:
     """A user's notifications, newest first."""
     return Notification.objects.filter(user_id=user_id).order_by("-created_at", "-id")
 

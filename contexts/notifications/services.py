@@ -18,6 +18,7 @@ from datetime import timedelta
 from functools import partial
 from uuid import UUID
 
+from celery import current_app
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db.models import F, Q
@@ -28,6 +29,8 @@ from contexts.notifications.models import DeliveryAttempt, Notification
 from contexts.users import public as users
 
 logger = logging.getLogger(__name__)
+#: The Celery task that sends one notification's email (``tasks.send_notification_email``).
+SEND_EMAIL_TASK = "notifications.send_notification_email"
 
 CONTEXT = "notifications"
 #: While one worker is sending, no other may (a crashed sender's claim expires).
@@ -73,11 +76,15 @@ def notification_create(
     return notification
 
 
-def _enqueue_email(notification_id: UUID) -> None:
-    from contexts.notifications.tasks import send_notification_email
+def _send_email_task(notification_id: UUID) -> None:
+    # Sent by name: the task module calls these services, so importing it back
+    # here would make an import circle inside the context.
+    current_app.send_task(SEND_EMAIL_TASK, args=[str(notification_id)])
 
+
+def _enqueue_email(notification_id: UUID) -> None:
     try:
-        send_notification_email.delay(str(notification_id))
+        _send_email_task(notification_id)
     except Exception:
         logger.warning(
             "could not enqueue the email; the sweep will send it",
@@ -161,8 +168,6 @@ def _record_failure(notification: Notification, exc: Exception) -> None:
 def send_due_emails(*, limit: int = 100) -> int:
     """Enqueue the emails whose (re)try is due: failed sends after their backoff, and
     new ones whose on-commit send never ran. Returns how many were enqueued."""
-    from contexts.notifications.tasks import send_notification_email
-
     due = list(
         Notification.objects.filter(
             email_sent_at__isnull=True, email_next_attempt_at__lte=timezone.now()
@@ -171,5 +176,5 @@ def send_due_emails(*, limit: int = 100) -> int:
         .values_list("pk", flat=True)[:limit]
     )
     for notification_id in due:
-        send_notification_email.delay(str(notification_id))
+        _send_email_task(notification_id)
     return len(due)

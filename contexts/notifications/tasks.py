@@ -9,7 +9,7 @@ from celery import shared_task
 from contexts.notifications import services
 
 
-@shared_task(name="notifications.send_notification_email")
+@shared_task(name=services.SEND_EMAIL_TASK)
 def send_notification_email(notification_id: str) -> bool:
     """Send one notification's email (a no-op if it was sent or is being sent)."""
     return services.notification_send_email(notification_id=UUID(notification_id))

@@ -1,75 +1,46 @@
 """The orders context's public interface: the only functions other contexts may call.
 
-Functions take and return plain data (primitives and frozen dataclasses).
+Functions take and return plain data: primitives and the types of
+``contexts.orders.contracts``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
-from decimal import Decimal
 from uuid import UUID
 
-__all__ = ["OrderInfo", "OrderItemInfo", "get_order"]
+from contexts.orders import selectors
+from contexts.orders.contracts import CancelReason, OrderInfo, OrderItemInfo, OrderStatus
+from contexts.orders.models import Order, OrderItem
 
-
-@dataclass(frozen=True)
-class OrderItemInfo:
-    """One line of an order, priced when the order was placed."""
-
-    product_id: UUID
-    sku: str
-    name: str
-    quantity: int
-    unit_price: Decimal
-    line_total: Decimal
-
-
-@dataclass(frozen=True)
-class OrderInfo:
-    """An order as other contexts see it.
-
-    ``status``: PENDING, CONFIRMED or CANCELLED; ``cancel_reason`` is None
-    unless CANCELLED (OUT_OF_STOCK, PAYMENT_DECLINED, PAYMENT_FAILED,
-    PRODUCT_UNAVAILABLE, CUSTOMER_CANCELLED).
-    """
-
-    id: UUID
-    user_id: UUID
-    status: str
-    cancel_reason: str | None
-    items: tuple[OrderItemInfo, ...]
-    total: Decimal
-    currency: str
-    created_at: datetime
-    updated_at: datetime
+__all__ = ["get_order"]
 
 
 def get_order(order_id: UUID) -> OrderInfo | None:
     """The order with its items, or None if there is no such order."""
-    from contexts.orders.selectors import order_with_items
+    order = selectors.get_order(order_id=order_id)
+    return _order_info(order) if order is not None else None
 
-    order = order_with_items(order_id=order_id)
-    if order is None:
-        return None
+
+def _order_info(order: Order) -> OrderInfo:
     return OrderInfo(
         id=order.id,
         user_id=order.user_id,
-        status=order.status,
-        cancel_reason=order.cancel_reason,
-        items=tuple(
-            OrderItemInfo(
-                product_id=item.product_id,
-                sku=item.sku,
-                name=item.name,
-                quantity=item.quantity,
-                unit_price=item.unit_price,
-                line_total=item.line_total,
-            )
-            for item in order.items.all()
-        ),
+        status=OrderStatus(order.status),
+        cancel_reason=CancelReason(order.cancel_reason) if order.cancel_reason else None,
+        items=tuple(_item_info(item) for item in order.items.all()),
         total=order.total,
         currency=order.currency,
         created_at=order.created_at,
         updated_at=order.updated_at,
+    )
+
+
+def _item_info(item: OrderItem) -> OrderItemInfo:
+    return OrderItemInfo(
+        product_id=item.product_id,
+        sku=item.sku,
+        name=item.name,
+        quantity=item.quantity,
+        unit_price=item.unit_price,
+        line_total=item.line_total,
     )

@@ -46,6 +46,12 @@ from django.utils import timezone
 
 from contexts.catalog import public as catalog
 from contexts.inventory import public as inventory
+from contexts.inventory.contracts import (
+    InventoryError,
+    OutOfStock,
+    ReservationNotHeld,
+    StockLine,
+)
 from contexts.kernel.correlation import get_correlation_id, reset_correlation_id, set_correlation_id
 from contexts.kernel.databases import database_for
 from contexts.kernel.outbox import publish
@@ -68,6 +74,13 @@ from contexts.orders.models import (
     SagaStep,
 )
 from contexts.payments import public as payments
+from contexts.payments.contracts import (
+    ChargeDeclined,
+    PaymentError,
+    PaymentGatewayUnavailable,
+    PaymentInfo,
+    PaymentRefundRejected,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -565,7 +578,7 @@ def _refund_scheduled(state: SagaState | None, error: BaseException | None) -> S
     return None
 
 
-def _refunded_entry(refund: payments.PaymentInfo) -> Entry:
+def _refunded_entry(refund: PaymentInfo) -> Entry:
     return Entry(
         HistoryType.PAYMENT_REFUNDED,
         {"payment_id": str(refund.payment_id), "amount": str(refund.amount)},
@@ -597,12 +610,9 @@ def _reserve_stock(state: SagaState) -> SagaState | None:
             )
         inventory.reserve_stock_for_order(
             order_id=order.id,
-            lines=[
-                inventory.StockLine(product_id=item.product_id, quantity=item.quantity)
-                for item in items
-            ],
+            lines=[StockLine(product_id=item.product_id, quantity=item.quantity) for item in items],
         )
-    except inventory.OutOfStock as exc:
+    except OutOfStock as exc:
         return _cancel_now(
             state,
             reason=CancelReason.OUT_OF_STOCK,
@@ -616,7 +626,7 @@ def _reserve_stock(state: SagaState) -> SagaState | None:
                 )
             ],
         )
-    except inventory.ReservationNotHeld:
+    except ReservationNotHeld:
         # Reserved earlier, then released (expired) before we recorded it: nothing is held.
         return _cancel_now(
             state,
@@ -628,7 +638,7 @@ def _reserve_stock(state: SagaState) -> SagaState | None:
                 )
             ],
         )
-    except inventory.InventoryError as exc:
+    except InventoryError as exc:
         # Any other refusal of a well-formed request (e.g. a product inventory does not know).
         return _cancel_now(
             state,
@@ -667,7 +677,7 @@ def _charge_payment(state: SagaState) -> SagaState | None:
             currency=order.currency,
             payment_token=order.payment_token,
         )
-    except payments.PaymentDeclined as exc:
+    except ChargeDeclined as exc:
         return _compensate_with(
             state,
             reason=CancelReason.PAYMENT_DECLINED,
@@ -675,7 +685,7 @@ def _charge_payment(state: SagaState) -> SagaState | None:
             release=True,
             refund=False,
         )
-    except payments.PaymentGatewayUnavailable as exc:
+    except PaymentGatewayUnavailable as exc:
         if state.attempts >= conf.payment_max_attempts():
             return _payment_failed(state, str(exc))
         _retry(
@@ -687,7 +697,7 @@ def _charge_payment(state: SagaState) -> SagaState | None:
             ),
         )
         return None
-    except payments.PaymentError as exc:
+    except PaymentError as exc:
         # Refused for a reason other than a decline (e.g. an amount it cannot take).
         return _payment_failed(state, str(exc))
     except Exception as exc:
@@ -716,7 +726,7 @@ def _confirm_order(state: SagaState) -> SagaState | None:
     order = state.order
     try:
         inventory.commit_stock_for_order(order_id=order.id)
-    except inventory.ReservationNotHeld:
+    except ReservationNotHeld:
         # Captured, but the reservation expired meanwhile: give the money back.
         return _compensate_with(
             state,
@@ -811,7 +821,7 @@ def _refund_payment(state: SagaState) -> SagaState | None:
         return _needs_attention(state, state.last_error or "out of attempts")
     try:
         refund = payments.refund_for_order(order_id=state.order_id)
-    except payments.PaymentRefundRejected as exc:
+    except PaymentRefundRejected as exc:
         # Final for its key: retrying cannot help, only staff resubmitting it.
         _needs_attention(state, _error_text(exc))
         return None

@@ -13,7 +13,7 @@ from contexts.orders.errors import OrderNotFound
 from contexts.orders.models import Order, OrderHistoryEntry, OrderSummary, SagaState, SagaStatus
 
 
-def order_with_items(*, order_id: UUID) -> Order | None:
+def get_order(*, order_id: UUID) -> Order | None:
     """The order with its items (two queries), or None."""
     return Order.objects.prefetch_related("items").filter(pk=order_id).first()
 

@@ -50,7 +50,7 @@ from contexts.orders.models import (
     SagaStatus,
     SagaStep,
 )
-from contexts.orders.selectors import order_for_actor, order_with_items
+from contexts.orders.selectors import get_order, order_for_actor
 
 logger = logging.getLogger(__name__)
 
@@ -254,7 +254,7 @@ def _replay_idempotent(*, user_id: UUID, key: str, fingerprint: str) -> Order | 
         raise IdempotentRequestInProgress(
             "A request with this Idempotency-Key is still being processed; retry later."
         )
-    return order_with_items(order_id=record.order_id)
+    return get_order(order_id=record.order_id)
 
 
 def order_cancel(*, order_id: UUID, actor_id: UUID, actor_is_staff: bool) -> Order:
@@ -299,7 +299,7 @@ def order_cancel(*, order_id: UUID, actor_id: UUID, actor_is_staff: bool) -> Ord
         saga.start_refund_and_restock(order_id=order.id, now=now)
         publish(event)
     saga.saga_advance_claimed(order_id=order.id)
-    return order_with_items(order_id=order.id)
+    return get_order(order_id=order.id)
 
 
 def order_saga_resume(*, order_id: UUID) -> bool:

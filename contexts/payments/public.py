@@ -1,64 +1,25 @@
 """The payments context's public interface: the only functions other contexts may call.
 
-Functions take and return plain data (primitives and frozen dataclasses).
+Functions take and return plain data: primitives and the types of
+``contexts.payments.contracts`` (where the errors they raise live too).
 Every call is idempotent per order: the saga may repeat any of them after a
 crash or a redelivery without charging or refunding twice.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
 from uuid import UUID
 
-from contexts.kernel.errors import DomainError
+from contexts.payments import selectors, services
+from contexts.payments.contracts import PaymentInfo
 
-
-@dataclass(frozen=True)
-class PaymentInfo:
-    """An order's payment. ``status``: PENDING, CAPTURED, DECLINED, FAILED or REFUNDED."""
-
-    payment_id: UUID
-    order_id: UUID
-    status: str
-    amount: Decimal
-    currency: str
-
-
-class PaymentError(DomainError):
-    """Base error of the payments context (also raised for a malformed request)."""
-
-
-class PaymentDeclined(PaymentError):
-    """The gateway refused the payment: a business failure, do not retry."""
-
-
-class PaymentAbandoned(PaymentDeclined):
-    """The order already gave this payment up (refunded, or voided before capture).
-
-    A ``PaymentDeclined``, so a caller that stops and compensates on a decline
-    does the right thing when a stale charge request arrives late.
-    """
-
-
-class PaymentRefundRejected(PaymentError):
-    """The gateway refused the refund: retrying cannot help; staff must resubmit it.
-
-    See ``resubmit_rejected_refund``.
-    """
-
-    code = "payment_refund_rejected"
-
-
-class PaymentGatewayUnavailable(PaymentError):
-    """The gateway gave no definitive answer (error or timeout): retry with backoff.
-
-    Retrying is safe: the same idempotency key is sent, so a charge the gateway
-    made before losing its reply is found, not repeated.
-    """
-
-    http_status = 503
-    code = "payment_gateway_unavailable"
+__all__ = [
+    "charge_for_order",
+    "get_payment_for_order",
+    "refund_for_order",
+    "resubmit_rejected_refund",
+]
 
 
 def charge_for_order(
@@ -67,19 +28,17 @@ def charge_for_order(
     """Charge ``amount`` for the order, once, and return the payment (``CAPTURED``).
 
     Idempotent per order: an order already captured is returned without calling
-    the gateway, and one already declined raises ``PaymentDeclined`` again. The
+    the gateway, and one already declined raises ``ChargeDeclined`` again. The
     gateway is called outside any transaction with the key ``charge:<order_id>``;
     each attempt is recorded, and ``PaymentCaptured`` / ``PaymentDeclined`` are
     published with the outcome.
 
-    Raises ``PaymentDeclined`` (do not retry; ``PaymentAbandoned`` when the order
+    Raises ``ChargeDeclined`` (do not retry; ``PaymentAbandoned`` when the order
     already gave the payment up), ``PaymentGatewayUnavailable`` (retry with
     backoff), or ``PaymentError`` for an invalid amount or currency, or one that
     differs from the order's earlier charge request.
     """
-    from contexts.payments import services  # services import this module's types
-
-    return services.payment_charge(
+    return services.charge_for_order(
         order_id=order_id, amount=amount, currency=currency, payment_token=payment_token
     )
 
@@ -99,9 +58,7 @@ def refund_for_order(*, order_id: UUID) -> PaymentInfo | None:
     answer (retry; the reconciliation job settles it too), ``PaymentRefundRejected``
     when the gateway refused the refund (final until staff resubmit it).
     """
-    from contexts.payments import services
-
-    return services.payment_refund(order_id=order_id)
+    return services.refund_for_order(order_id=order_id)
 
 
 def resubmit_rejected_refund(*, order_id: UUID) -> bool:
@@ -110,13 +67,9 @@ def resubmit_rejected_refund(*, order_id: UUID) -> bool:
     The next ``refund_for_order`` sends it to the gateway under a new
     idempotency key. Returns False when the order has no rejected refund.
     """
-    from contexts.payments import services
-
-    return services.payment_resubmit_refund(order_id=order_id)
+    return services.resubmit_rejected_refund(order_id=order_id)
 
 
 def get_payment_for_order(*, order_id: UUID) -> PaymentInfo | None:
     """The order's payment, or None if it was never charged."""
-    from contexts.payments import selectors
-
-    return selectors.payment_info_for_order(order_id=order_id)
+    return selectors.get_payment_for_order(order_id=order_id)

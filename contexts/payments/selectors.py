@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from uuid import UUID
 
+from contexts.payments.contracts import PaymentInfo, PaymentStatus
 from contexts.payments.models import Payment
-from contexts.payments.public import PaymentInfo
 
 
 def payment_for_order(*, order_id: UUID) -> Payment | None:
@@ -18,13 +18,13 @@ def payment_info(payment: Payment) -> PaymentInfo:
     return PaymentInfo(
         payment_id=payment.id,
         order_id=payment.order_id,
-        status=payment.status,
+        status=PaymentStatus(payment.status),
         amount=payment.amount,
         currency=payment.currency,
     )
 
 
-def payment_info_for_order(*, order_id: UUID) -> PaymentInfo | None:
+def get_payment_for_order(*, order_id: UUID) -> PaymentInfo | None:
     """The order's payment as a DTO, or None if it was never charged."""
     payment = payment_for_order(order_id=order_id)
     return payment_info(payment) if payment is not None else None

@@ -34,6 +34,14 @@ from django.utils import timezone
 from contexts.kernel.outbox import publish
 from contexts.kernel.transactions import atomic
 from contexts.payments import events
+from contexts.payments.contracts import (
+    ChargeDeclined,
+    PaymentAbandoned,
+    PaymentError,
+    PaymentGatewayUnavailable,
+    PaymentInfo,
+    PaymentRefundRejected,
+)
 from contexts.payments.gateway import (
     GatewayError,
     GatewayResult,
@@ -42,14 +50,6 @@ from contexts.payments.gateway import (
     get_gateway,
 )
 from contexts.payments.models import GatewayAttempt, Payment, Refund
-from contexts.payments.public import (
-    PaymentAbandoned,
-    PaymentDeclined,
-    PaymentError,
-    PaymentGatewayUnavailable,
-    PaymentInfo,
-    PaymentRefundRejected,
-)
 from contexts.payments.selectors import payment_info
 
 logger = logging.getLogger(__name__)
@@ -72,7 +72,7 @@ def refund_key(order_id: UUID, resubmission: int = 0) -> str:
     return f"{key}:{resubmission}" if resubmission else key
 
 
-def payment_charge(
+def charge_for_order(
     *, order_id: UUID, amount: Decimal, currency: str, payment_token: str
 ) -> PaymentInfo:
     """Charge the order once; see ``public.charge_for_order`` for the contract."""
@@ -88,7 +88,7 @@ def payment_charge(
                 f"Order {order_id} was already charged {payment.amount} {payment.currency}."
             )
         if payment.status == Payment.Status.DECLINED:
-            raise PaymentDeclined(f"Payment declined: {payment.decline_reason}.")
+            raise ChargeDeclined(f"Payment declined: {payment.decline_reason}.")
         if payment.status in (Payment.Status.FAILED, Payment.Status.REFUNDED):
             raise PaymentAbandoned(f"The payment of order {order_id} was given up.")
         if payment.status == Payment.Status.CAPTURED:
@@ -128,13 +128,13 @@ def payment_charge(
 
     call.raise_unavailable()
     if not result.approved:
-        raise PaymentDeclined(f"Payment declined: {result.reason}.")
+        raise ChargeDeclined(f"Payment declined: {result.reason}.")
     if payment.abandoned_at is not None:
         _give_back_late_capture(order_id)
     return payment_info(payment)
 
 
-def payment_refund(*, order_id: UUID) -> PaymentInfo | None:
+def refund_for_order(*, order_id: UUID) -> PaymentInfo | None:
     """Refund the order's payment once; see ``public.refund_for_order`` for the contract."""
     with atomic(CONTEXT):
         payment = Payment.objects.select_for_update().filter(order_id=order_id).first()
@@ -147,7 +147,7 @@ def payment_refund(*, order_id: UUID) -> PaymentInfo | None:
             return payment_info(payment)
         if payment.status == Payment.Status.PENDING:
             # Void it first: a charge request still in flight or arriving late must
-            # not capture for an order that gave up (see payment_charge). Whether
+            # not capture for an order that gave up (see charge_for_order). Whether
             # the last request took the money is asked of the gateway just below.
             payment.status = Payment.Status.FAILED
             payment.save(update_fields=["status", "updated_at"])
@@ -174,7 +174,7 @@ def payment_refund(*, order_id: UUID) -> PaymentInfo | None:
         # gateway. A capture is recorded and then refunded like any other.
         if not _settle_voided_charge(payment):
             return None
-        return payment_refund(order_id=order_id)
+        return refund_for_order(order_id=order_id)
 
     key = refund_key(order_id, refund.resubmissions)
     call = _call_gateway(
@@ -212,7 +212,7 @@ def payment_refund(*, order_id: UUID) -> PaymentInfo | None:
     return payment_info(payment)
 
 
-def payment_resubmit_refund(*, order_id: UUID) -> bool:
+def resubmit_rejected_refund(*, order_id: UUID) -> bool:
     """Make a rejected refund of the order due again, under a new idempotency key.
 
     For staff, once the PSP accepts the refund (its rejection is final for the
@@ -266,7 +266,7 @@ def payments_reconcile(*, limit: int = 200) -> int:
             if status == Payment.Status.PENDING:
                 outcome = _settle_pending_charge(order_id)
             else:
-                outcome = payment_refund(order_id=order_id)
+                outcome = refund_for_order(order_id=order_id)
         except PaymentError as exc:
             logger.warning("could not settle the payment of order %s: %s", order_id, exc)
             continue
@@ -344,7 +344,7 @@ def _give_back_late_capture(order_id: UUID) -> NoReturn:
     caller retries and the next call refunds again (same key, one refund).
     """
     logger.warning("order %s was captured after giving up its payment; refunding", order_id)
-    payment_refund(order_id=order_id)
+    refund_for_order(order_id=order_id)
     raise PaymentAbandoned(f"The payment of order {order_id} was given up and refunded.")
 
 
@@ -398,7 +398,7 @@ def _settle_pending_charge(order_id: UUID) -> PaymentInfo | None:
     if found is None:
         return None
     if payment.abandoned_at is not None and payment.status == Payment.Status.CAPTURED:
-        return payment_refund(order_id=order_id)
+        return refund_for_order(order_id=order_id)
     return payment_info(payment)
 
 

@@ -1,27 +1,17 @@
 """The users context's public interface: the only functions other contexts may call.
 
-Functions take and return plain data (primitives and frozen dataclasses).
+Functions take and return plain data: primitives and the types of
+``contexts.users.contracts``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from uuid import UUID
 
 from contexts.users import selectors
+from contexts.users.contracts import UserInfo
 
-__all__ = ["UserInfo", "get_user", "user_exists"]
-
-
-@dataclass(frozen=True)
-class UserInfo:
-    """What other contexts may know about an account."""
-
-    id: UUID
-    email: str
-    name: str
-    is_active: bool
-    is_staff: bool
+__all__ = ["get_user", "user_exists"]
 
 
 def get_user(user_id: UUID) -> UserInfo | None:
@@ -32,7 +22,7 @@ def get_user(user_id: UUID) -> UserInfo | None:
     parsed = _as_uuid(user_id)
     if parsed is None:
         return None
-    user = selectors.user_get(user_id=parsed)
+    user = selectors.get_user(user_id=parsed)
     if user is None:
         return None
     return UserInfo(
@@ -47,7 +37,7 @@ def get_user(user_id: UUID) -> UserInfo | None:
 def user_exists(user_id: UUID) -> bool:
     """True if an *active* account has ``user_id``; False for unknown or malformed ids."""
     parsed = _as_uuid(user_id)
-    return parsed is not None and selectors.user_is_active(user_id=parsed)
+    return parsed is not None and selectors.user_exists(user_id=parsed)
 
 
 def _as_uuid(value: UUID | str) -> UUID | None:

@@ -9,7 +9,7 @@ from django.db.models.functions import Lower
 from contexts.users.models import User, UserPreferences, UserProfile
 
 
-def user_get(*, user_id: UUID) -> User | None:
+def get_user(*, user_id: UUID) -> User | None:
     """The user with ``user_id`` (active or not), or None."""
     return User.objects.filter(pk=user_id).first()
 
@@ -19,7 +19,7 @@ def user_get_active(*, user_id: UUID) -> User | None:
     return User.objects.filter(pk=user_id, is_active=True).first()
 
 
-def user_is_active(*, user_id: UUID) -> bool:
+def user_exists(*, user_id: UUID) -> bool:
     """True if an active user has ``user_id``."""
     return User.objects.filter(pk=user_id, is_active=True).exists()
 

@@ -4,6 +4,9 @@
 missing annotation, or an annotation that names (anywhere inside it, including
 the fields of the dataclasses it mentions) a Django model, queryset, manager,
 any other Django or DRF type, or a class of ours that is not a frozen dataclass.
+Given ``contract_modules``, it also names every class of ours defined anywhere
+else: a public function speaks only the types of its context's ``contracts``
+(and the kernel's).
 """
 
 from __future__ import annotations
@@ -25,9 +28,24 @@ def _module_root(tp: type) -> str:
     return tp.__module__.partition(".")[0]
 
 
-def type_problems(tp: object, seen: set[object] | None = None) -> list[str]:
-    """What in the annotation ``tp`` is not plain data (empty if all is well)."""
+def _defined_in(tp: type, modules: tuple[str, ...]) -> bool:
+    return any(tp.__module__ == m or tp.__module__.startswith(f"{m}.") for m in modules)
+
+
+def type_problems(
+    tp: object,
+    seen: set[object] | None = None,
+    contract_modules: tuple[str, ...] | None = None,
+) -> list[str]:
+    """What in the annotation ``tp`` is not plain data (empty if all is well).
+
+    With ``contract_modules``, a class of ours must also be defined in one of them.
+    """
     seen = set() if seen is None else seen
+
+    def inner(item: object) -> list[str]:
+        return type_problems(item, seen, contract_modules)
+
     try:
         if tp in seen:
             return []
@@ -38,17 +56,17 @@ def type_problems(tp: object, seen: set[object] | None = None) -> list[str]:
     if tp is None or tp is type(None) or tp is typing.Any or tp is Ellipsis:
         return []
     if isinstance(tp, list | tuple):  # Callable[[A, B], R] parameters
-        return [problem for item in tp for problem in type_problems(item, seen)]
+        return [problem for item in tp for problem in inner(item)]
     if isinstance(tp, typing.TypeVar):
         bounds = [tp.__bound__] if tp.__bound__ is not None else list(tp.__constraints__)
-        return [problem for bound in bounds for problem in type_problems(bound, seen)]
+        return [problem for bound in bounds for problem in inner(bound)]
 
     origin = typing.get_origin(tp)
     if origin is typing.Literal:
         return []
     if origin is not None:
-        problems = type_problems(origin, seen) if isinstance(origin, type) else []
-        return problems + [p for arg in typing.get_args(tp) for p in type_problems(arg, seen)]
+        problems = inner(origin) if isinstance(origin, type) else []
+        return problems + [p for arg in typing.get_args(tp) for p in inner(arg)]
 
     if not isinstance(tp, type):
         return [f"{tp!r} is not a type"]
@@ -60,6 +78,9 @@ def type_problems(tp: object, seen: set[object] | None = None) -> list[str]:
         return [f"{tp.__qualname__} is a Manager"]
     if _module_root(tp) in FORBIDDEN_LIBRARIES:
         return [f"{tp.__module__}.{tp.__qualname__} is a {_module_root(tp)} type"]
+    ours = _module_root(tp) in {"contexts", "tests"}
+    if ours and contract_modules is not None and not _defined_in(tp, contract_modules):
+        return [f"{tp.__module__}.{tp.__qualname__} is not a contract type"]
     if dataclasses.is_dataclass(tp):
         problems = []
         if not tp.__dataclass_params__.frozen:
@@ -67,17 +88,22 @@ def type_problems(tp: object, seen: set[object] | None = None) -> list[str]:
         hints = typing.get_type_hints(tp)
         for field in dataclasses.fields(tp):
             problems += [
-                f"{tp.__qualname__}.{field.name}: {problem}"
-                for problem in type_problems(hints[field.name], seen)
+                f"{tp.__qualname__}.{field.name}: {problem}" for problem in inner(hints[field.name])
             ]
         return problems
-    if _module_root(tp) in {"contexts", "tests"} and not issubclass(tp, enum.Enum | tuple):
+    if ours and not issubclass(tp, enum.Enum | tuple):
         return [f"{tp.__qualname__} is not a frozen dataclass (nor an enum or named tuple)"]
     return []
 
 
-def shape_problems(func: Callable[..., object]) -> list[str]:
-    """What is wrong with the signature of the public function ``func``."""
+def shape_problems(
+    func: Callable[..., object], contract_modules: tuple[str, ...] | None = None
+) -> list[str]:
+    """What is wrong with the signature of the public function ``func``.
+
+    With ``contract_modules`` (e.g. the context's ``contracts`` and the kernel),
+    every class of ours it names must be defined in one of them.
+    """
     name = func.__qualname__
     signature = inspect.signature(func)
     problems = [
@@ -93,5 +119,8 @@ def shape_problems(func: Callable[..., object]) -> list[str]:
         return [*problems, f"{name}: annotations do not resolve at runtime ({error!r})"]
     for where, hint in hints.items():
         label = "returns" if where == "return" else f"parameter {where!r}"
-        problems += [f"{name}: {label}: {problem}" for problem in type_problems(hint)]
+        problems += [
+            f"{name}: {label}: {problem}"
+            for problem in type_problems(hint, contract_modules=contract_modules)
+        ]
     return problems

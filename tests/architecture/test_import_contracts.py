@@ -16,6 +16,9 @@ from contexts.kernel.databases import CONTEXTS
 from tests.architecture.sources import REPO
 
 CONFIG = REPO / "importlinter.ini"
+FACADE = (
+    "Inside a context, nothing imports its public facade back, and contracts import nothing of it"
+)
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
 
@@ -87,17 +90,21 @@ def test_a_catalog_module_importing_the_user_model_fails_lint_imports(code_copy)
 
     assert result.returncode != 0
     assert "contexts.catalog.models -> contexts.users.models" in result.stdout
-    assert "users: other contexts import only users.public and users.events" in (
+    assert "users: other contexts import only users.contracts, users.public and users.events" in (
         broken_contracts(result)
     )
 
 
 @pytest.mark.parametrize("context", CONTEXTS)
-def test_each_context_is_protected_but_its_public_and_events_modules(code_copy, context):
+def test_each_context_is_protected_but_its_contracts_public_and_events_modules(code_copy, context):
     # notifications depends on everybody; orders is the importer of notifications
     # (that import closes a cycle, which the acyclic contract reports separately).
     importer = "notifications" if context != "notifications" else "orders"
-    protected = f"{context}: other contexts import only {context}.public and {context}.events"
+    protected = (
+        f"{context}: other contexts import only {context}.contracts, {context}.public"
+        f" and {context}.events"
+    )
+    append(code_copy, f"contexts.{importer}.intruder", f"import contexts.{context}.contracts")
     append(code_copy, f"contexts.{importer}.intruder", f"import contexts.{context}.public")
     if (code_copy / "contexts" / context / "events.py").exists():
         # (notifications publishes no events and has no events module)
@@ -151,6 +158,31 @@ def test_a_context_test_may_not_use_another_contexts_factories(code_copy):
             "import drf_spectacular.utils",
             "Public interfaces never import DRF, serializers or views (not even indirectly)",
         ),
+        (
+            "contexts.payments.services",
+            "import contexts.payments.public",
+            FACADE,
+        ),
+        (
+            "contexts.orders.selectors",
+            "from contexts.orders.public import get_order",
+            FACADE,
+        ),
+        (
+            "contexts.inventory.contracts",
+            "import contexts.inventory.models",
+            FACADE,
+        ),
+        (
+            "contexts.orders.contracts",
+            "from django.db import models",
+            "Contracts import neither Django nor anything of a context",
+        ),
+        (
+            "contexts.users.contracts",
+            "import contexts.catalog.contracts",
+            "Contracts import neither Django nor anything of a context",
+        ),
     ],
 )
 def test_forbidden_imports_break_their_contract(code_copy, module, line, contract):
@@ -173,6 +205,18 @@ def test_a_public_module_reaching_views_indirectly_breaks_the_contract(code_copy
         "Public interfaces never import DRF, serializers or views (not even indirectly)"
         in broken_contracts(result)
     )
+
+
+def test_a_service_reaching_its_public_through_another_module_breaks_the_facade_contract(
+    code_copy,
+):
+    append(code_copy, "contexts.payments.helpers", "import contexts.payments.public")
+    append(code_copy, "contexts.payments.services", "import contexts.payments.helpers")
+
+    result = lint_imports(code_copy)
+
+    assert result.returncode != 0
+    assert FACADE in broken_contracts(result), result.stdout
 
 
 def test_public_interfaces_calling_each_other_in_a_cycle_break_the_acyclic_contract(code_copy):

@@ -1,9 +1,12 @@
-"""Public interfaces speak plain data (rules 5 and 6 of docs/architecture.md).
+"""Public interfaces speak plain data (rules 1, 5 and 6 of docs/architecture.md).
 
 Every public function of ``contexts/<name>/public.py`` is fully annotated and
 its annotations name no model, queryset, manager, Django or DRF type: only
-primitives and frozen dataclasses (checked through their fields). No code
-reaches another context's models by an ``apps.get_model`` string.
+primitives and the frozen dataclasses and enums of the context's own
+``contracts.py`` (or the kernel's), checked through their fields. A
+``contracts`` module imports neither Django nor anything of a context; a
+``public`` module defines no type of its own. No code reaches another
+context's models by an ``apps.get_model`` string.
 """
 
 from __future__ import annotations
@@ -38,6 +41,15 @@ def public_module(context: str) -> ModuleType:
     return importlib.import_module(f"contexts.{context}.public")
 
 
+def contracts_module(context: str) -> ModuleType:
+    return importlib.import_module(f"contexts.{context}.contracts")
+
+
+def contract_modules(context: str) -> tuple[str, ...]:
+    """Where the types a context's public functions speak may be defined."""
+    return (f"contexts.{context}.contracts", "contexts.kernel")
+
+
 def public_functions(module: ModuleType) -> list:
     """The functions a public module offers: in ``__all__``, else every non-underscore name."""
     names = getattr(module, "__all__", None)
@@ -56,16 +68,32 @@ def public_functions(module: ModuleType) -> list:
 
 
 @pytest.mark.parametrize("context", CONTEXTS)
-def test_public_functions_are_annotated_with_plain_data_only(context):
+def test_public_functions_speak_only_contract_types_and_primitives(context):
     module = public_module(context)
-    problems = [problem for func in public_functions(module) for problem in shape_problems(func)]
+    allowed = contract_modules(context)
+    problems = [
+        problem for func in public_functions(module) for problem in shape_problems(func, allowed)
+    ]
 
+    assert public_functions(module) != []
     assert problems == []
 
 
 @pytest.mark.parametrize("context", CONTEXTS)
-def test_dataclasses_of_a_public_module_are_frozen_plain_data(context):
+def test_a_public_module_defines_no_type_of_its_own(context):
     module = public_module(context)
+    own = [
+        name
+        for name, value in vars(module).items()
+        if inspect.isclass(value) and value.__module__ == module.__name__
+    ]
+
+    assert own == []
+
+
+@pytest.mark.parametrize("context", CONTEXTS)
+def test_dataclasses_of_a_contracts_module_are_frozen_plain_data(context):
+    module = contracts_module(context)
     dtos = [
         value
         for value in vars(module).values()
@@ -74,12 +102,59 @@ def test_dataclasses_of_a_public_module_are_frozen_plain_data(context):
         and hasattr(value, "__dataclass_fields__")
     ]
 
-    assert [problem for dto in dtos for problem in type_problems(dto)] == []
+    assert dtos != []
+    problems = [
+        problem
+        for dto in dtos
+        for problem in type_problems(dto, contract_modules=(module.__name__,))
+    ]
+    assert problems == []
 
 
 @pytest.mark.parametrize("context", CONTEXTS)
-def test_public_and_events_modules_import_no_drf_and_no_views(context):
-    for name in ("public", "events"):
+def test_a_contracts_module_imports_neither_django_nor_a_context(context):
+    path = REPO / "contexts" / context / "contracts.py"
+    imported = imported_modules(path.read_text())
+
+    assert [m for m in imported if contract_import_problem(m)] == [], path
+
+
+def contract_import_problem(module: str) -> bool:
+    """True when a contracts module may not import ``module`` (dotted)."""
+    root = module.partition(".")[0]
+    if root in ("django", "rest_framework", "drf_spectacular", "celery", "config"):
+        return True
+    # Of this repository only the kernel's plain error base may be imported.
+    return root == "contexts" and not module.startswith("contexts.kernel.errors")
+
+
+@pytest.mark.parametrize(
+    ("module", "refused"),
+    [
+        ("django.db.models", True),
+        ("rest_framework.serializers", True),
+        ("contexts.orders.models", True),
+        ("contexts.payments", True),
+        ("contexts.kernel.outbox", True),
+        ("contexts.kernel.errors", False),
+        ("contexts.kernel.errors.DomainError", False),
+        ("dataclasses", False),
+        ("enum.StrEnum", False),
+    ],
+)
+def test_the_contracts_import_check_knows_what_is_plain(module, refused):
+    assert contract_import_problem(module) is refused
+
+
+def test_the_kernel_error_base_imports_nothing_but_the_standard_library():
+    imported = imported_modules((REPO / "contexts" / "kernel" / "errors.py").read_text())
+
+    assert [m for m in imported if m.partition(".")[0] not in {"__future__", "typing"}] == []
+
+
+@pytest.mark.parametrize("context", CONTEXTS)
+def test_public_contracts_and_events_modules_import_no_drf_and_no_views(context):
+    for name in ("contracts", "public", "events"):
         path = REPO / "contexts" / context / f"{name}.py"
         if name == "events" and not path.exists():
             continue  # a context that publishes nothing has no events module
@@ -177,6 +252,16 @@ def returns_a_plain_class() -> NotADto:
 
 def test_the_shape_check_accepts_plain_data():
     assert shape_problems(fine) == []
+
+
+def test_the_contract_check_accepts_types_of_the_named_modules():
+    assert shape_problems(fine, contract_modules=(__name__,)) == []
+
+
+def test_the_contract_check_rejects_a_type_defined_elsewhere():
+    problems = shape_problems(fine, contract_modules=("contexts.orders.contracts",))
+
+    assert any("GoodDto is not a contract type" in problem for problem in problems), problems
 
 
 @pytest.mark.parametrize(

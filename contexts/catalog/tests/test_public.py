@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from django.db import connections
 
-from contexts.catalog import public
+from contexts.catalog import contracts, public
 from contexts.catalog.tests.factories import ProductFactory
 from contexts.kernel.databases import database_for
 
@@ -20,7 +20,7 @@ def test_get_product_returns_plain_data():
 
     info = public.get_product(product.id)
 
-    assert info == public.ProductInfo(
+    assert info == contracts.ProductInfo(
         id=product.id,
         sku="S-1",
         name="Spoon",

@@ -11,8 +11,9 @@ import uuid
 import pytest
 from django.contrib.auth import get_user_model
 
+from contexts.inventory.contracts import StockLine
 from contexts.inventory.models import StockAdjustment
-from contexts.inventory.public import StockLine, reserve_stock_for_order
+from contexts.inventory.public import reserve_stock_for_order
 
 pytestmark = pytest.mark.django_db
 

@@ -16,11 +16,9 @@ from django.db.models import F
 from django.utils import timezone
 
 from contexts.inventory import services
+from contexts.inventory.contracts import OutOfStock, ReservationNotHeld, StockLine
 from contexts.inventory.models import Reservation, StockLevel
 from contexts.inventory.public import (
-    OutOfStock,
-    ReservationNotHeld,
-    StockLine,
     commit_stock_for_order,
     expire_reservations,
     get_stock_level,

@@ -9,15 +9,12 @@ import pytest
 from django.db import IntegrityError
 from django.utils import timezone
 
-from contexts.inventory import public, services, tasks
+from contexts.inventory import contracts, services, tasks
+from contexts.inventory.contracts import OutOfStock, ReservationNotHeld, StockLevelInfo, StockLine
 from contexts.inventory.errors import AdjustmentConflict, InvalidAdjustment
 from contexts.inventory.events import StockDepleted, StockReleased, StockReserved
 from contexts.inventory.models import MAX_QUANTITY, Reservation, StockAdjustment, StockLevel
 from contexts.inventory.public import (
-    OutOfStock,
-    ReservationNotHeld,
-    StockLevelInfo,
-    StockLine,
     commit_stock_for_order,
     expire_reservations,
     get_stock_level,
@@ -447,10 +444,10 @@ def test_the_database_refuses_negative_reserved():
         StockLevel.objects.filter(pk=stock.pk).update(reserved=-1)
 
 
-def test_exceptions_are_part_of_the_public_interface():
-    assert issubclass(public.OutOfStock, public.InventoryError)
-    assert issubclass(public.ReservationNotHeld, public.InventoryError)
-    error = public.OutOfStock([uuid.UUID(int=1)])
+def test_exceptions_are_part_of_the_contracts():
+    assert issubclass(contracts.OutOfStock, contracts.InventoryError)
+    assert issubclass(contracts.ReservationNotHeld, contracts.InventoryError)
+    error = contracts.OutOfStock([uuid.UUID(int=1)])
     import pickle
 
     assert pickle.loads(pickle.dumps(error)).product_ids == error.product_ids

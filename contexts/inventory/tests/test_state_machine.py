@@ -26,12 +26,10 @@ from hypothesis.stateful import (
 )
 
 from contexts.inventory import services
+from contexts.inventory.contracts import OutOfStock, ReservationNotHeld, StockLine
 from contexts.inventory.errors import AdjustmentConflict
 from contexts.inventory.models import Reservation
 from contexts.inventory.public import (
-    OutOfStock,
-    ReservationNotHeld,
-    StockLine,
     commit_stock_for_order,
     expire_reservations,
     get_stock_level,

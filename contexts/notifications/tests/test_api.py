@@ -65,7 +65,8 @@ def test_bad_pages_are_4xx_json_never_500(user, auth_client, params):
 
 
 def test_the_public_interface_lists_a_users_notifications(user):
-    from contexts.notifications.public import NotificationInfo, list_notifications_for_user
+    from contexts.notifications.contracts import NotificationInfo
+    from contexts.notifications.public import list_notifications_for_user
 
     mine = NotificationFactory(user_id=user.id)
     NotificationFactory()

@@ -20,6 +20,7 @@ from contexts.inventory import public as inventory
 from contexts.orders import saga
 from contexts.orders.models import Order, OrderSummary, SagaState
 from contexts.payments import public as payments
+from contexts.payments.contracts import PaymentGatewayUnavailable
 
 pytestmark = pytest.mark.django_db
 
@@ -391,7 +392,7 @@ def test_a_refund_failing_during_cancel_is_retried_until_done(
     def refund_failing_twice(*, order_id):
         if len(failures) < 2:
             failures.append(order_id)
-            raise payments.PaymentGatewayUnavailable("gateway timeout")
+            raise PaymentGatewayUnavailable("gateway timeout")
         return real_refund(order_id=order_id)
 
     monkeypatch.setattr(payments, "refund_for_order", refund_failing_twice)

@@ -12,13 +12,10 @@ from django.db import connections
 
 from contexts.kernel.databases import database_for
 from contexts.kernel.models import OutboxMessage
+from contexts.payments.contracts import PaymentGatewayUnavailable
 from contexts.payments.models import Payment, Refund
 from contexts.payments.models import SimulatedGatewayOperation as Operation
-from contexts.payments.public import (
-    PaymentGatewayUnavailable,
-    charge_for_order,
-    refund_for_order,
-)
+from contexts.payments.public import charge_for_order, refund_for_order
 from contexts.payments.tests.gateways import TransactionProbeGateway
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -10,19 +10,17 @@ import pytest
 
 from contexts.kernel.databases import database_for
 from contexts.kernel.models import OutboxMessage
-from contexts.payments.gateway import GatewayTimeout
-from contexts.payments.models import GatewayAttempt, Payment, Refund
-from contexts.payments.models import SimulatedGatewayOperation as Operation
-from contexts.payments.public import (
+from contexts.payments.contracts import (
+    ChargeDeclined,
     PaymentAbandoned,
-    PaymentDeclined,
     PaymentError,
     PaymentGatewayUnavailable,
     PaymentInfo,
-    charge_for_order,
-    get_payment_for_order,
-    refund_for_order,
 )
+from contexts.payments.gateway import GatewayTimeout
+from contexts.payments.models import GatewayAttempt, Payment, Refund
+from contexts.payments.models import SimulatedGatewayOperation as Operation
+from contexts.payments.public import charge_for_order, get_payment_for_order, refund_for_order
 from contexts.payments.tests.factories import PaymentFactory
 
 pytestmark = pytest.mark.django_db
@@ -109,11 +107,11 @@ def test_the_gateway_is_sent_the_order_key_and_the_attempt_is_recorded(order_id)
 
 @pytest.mark.parametrize("token", ["tok_decline", "tok_decline_stolen_card"])
 def test_a_declined_token_declines_the_payment_for_good(order_id, token):
-    with pytest.raises(PaymentDeclined) as raised:
+    with pytest.raises(ChargeDeclined) as raised:
         charge(order_id, token)
     assert not isinstance(raised.value, PaymentAbandoned)
 
-    with pytest.raises(PaymentDeclined):
+    with pytest.raises(ChargeDeclined):
         charge(order_id, token)
 
     payment = Payment.objects.get(order_id=order_id)
@@ -126,7 +124,7 @@ def test_a_declined_token_declines_the_payment_for_good(order_id, token):
 
 
 def test_an_empty_token_is_declined(order_id):
-    with pytest.raises(PaymentDeclined):
+    with pytest.raises(ChargeDeclined):
         charge(order_id, "")
 
     assert get_payment_for_order(order_id=order_id).status == "DECLINED"
@@ -318,7 +316,7 @@ def test_nothing_to_refund_without_a_payment(order_id):
 
 
 def test_nothing_to_refund_for_a_declined_payment(order_id):
-    with pytest.raises(PaymentDeclined):
+    with pytest.raises(ChargeDeclined):
         charge(order_id, "tok_decline")
 
     assert refund_for_order(order_id=order_id) is None

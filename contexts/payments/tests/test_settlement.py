@@ -14,11 +14,10 @@ from decimal import Decimal
 import pytest
 from django.conf import settings as django_settings
 
+from contexts.payments.contracts import PaymentGatewayUnavailable, PaymentRefundRejected
 from contexts.payments.models import GatewayAttempt, Payment, Refund
 from contexts.payments.models import SimulatedGatewayOperation as Operation
 from contexts.payments.public import (
-    PaymentGatewayUnavailable,
-    PaymentRefundRejected,
     charge_for_order,
     get_payment_for_order,
     refund_for_order,

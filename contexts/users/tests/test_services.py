@@ -10,7 +10,7 @@ from django.db import connections
 
 from contexts.kernel.databases import database_for
 from contexts.kernel.models import OutboxMessage
-from contexts.users import public, services
+from contexts.users import contracts, public, services
 from contexts.users.errors import EmailAlreadyRegistered, InvalidRegistration
 from contexts.users.models import User, UserPreferences, UserProfile
 from contexts.users.tests.factories import KNOWN_PASSWORD, UserFactory
@@ -228,7 +228,7 @@ def test_get_user_returns_a_frozen_dto():
 
     info = public.get_user(user.id)
 
-    assert info == public.UserInfo(
+    assert info == contracts.UserInfo(
         id=user.id, email="info@example.com", name="Info", is_active=True, is_staff=True
     )
     with pytest.raises(AttributeError):

@@ -1,0 +1,83 @@
+"""What crosses the payments boundary: the payment DTO, its status and the errors callers catch.
+
+Plain Python only (no Django, nothing else of this context), so that a caller
+over HTTP could share this module unchanged. ``public.py`` offers the
+functions; this module the types they speak.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+from uuid import UUID
+
+from contexts.kernel.errors import DomainError
+
+__all__ = [
+    "ChargeDeclined",
+    "PaymentAbandoned",
+    "PaymentError",
+    "PaymentGatewayUnavailable",
+    "PaymentInfo",
+    "PaymentRefundRejected",
+    "PaymentStatus",
+]
+
+
+class PaymentStatus(StrEnum):
+    """Where an order's payment stands (the values of the payment table's ``status``)."""
+
+    PENDING = "PENDING"
+    CAPTURED = "CAPTURED"
+    DECLINED = "DECLINED"
+    FAILED = "FAILED"
+    REFUNDED = "REFUNDED"
+
+
+@dataclass(frozen=True)
+class PaymentInfo:
+    """An order's payment."""
+
+    payment_id: UUID
+    order_id: UUID
+    status: PaymentStatus
+    amount: Decimal
+    currency: str
+
+
+class PaymentError(DomainError):
+    """Base error of the payments context (also raised for a malformed request)."""
+
+
+class ChargeDeclined(PaymentError):
+    """The gateway refused the charge: a business failure, do not retry.
+
+    Not to be confused with the ``PaymentDeclined`` event, which the payments
+    context publishes when it records the refusal.
+    """
+
+
+class PaymentAbandoned(ChargeDeclined):
+    """The order already gave this payment up (refunded, or voided before capture).
+
+    A ``ChargeDeclined``, so a caller that stops and compensates on a decline
+    does the right thing when a stale charge request arrives late.
+    """
+
+
+class PaymentRefundRejected(PaymentError):
+    """The gateway refused the refund: retrying cannot help; staff must resubmit it.
+
+    See ``public.resubmit_rejected_refund``.
+    """
+
+
+class PaymentGatewayUnavailable(PaymentError):
+    """The gateway gave no definitive answer (error or timeout): retry with backoff.
+
+    Retrying is safe: the same idempotency key is sent, so a charge the gateway
+    made before losing its reply is found, not repeated.
+    """
+
+    http_status = 503
