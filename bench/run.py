@@ -216,8 +216,9 @@ def wrk(args, path: str, script: str, *script_args: str) -> dict[str, float]:
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", out, re.M))
     return {
-        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
-        "requests": int(re.search(r"(\d+) requests in", out).group(1)),
+        # wrk always prints both lines (a missing one is a crash worth its traceback).
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
+        "requests": int(re.search(r"(\d+) requests in", out).group(1)),  # type: ignore[union-attr]
         "non2xx": int(bad.group(1)) if bad else 0,
         "p50": _ms(latency.get("50", "nan")),
         "p99": _ms(latency.get("99", "nan")),
@@ -417,7 +418,7 @@ def report(args, counters: Counters, plain_products: list[str]) -> None:
         wait_final(counters, [alone_user], timeout=30)
     alone = to_final_ms(wait_final(counters, [alone_user]))
 
-    def per(key: str, n: int, source: dict[str, float] = cost) -> float:
+    def per(key: str, n: float, source: dict[str, float] = cost) -> float:
         return source[key] / max(n, 1)
 
     saturated = to_final_ms(rows)

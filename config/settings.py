@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from celery.schedules import crontab
@@ -106,7 +107,7 @@ TEMPLATES = [
 DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
 CONN_MAX_AGE = env_int("CONN_MAX_AGE", 60)
 DB_PER_CONTEXT = env_bool("DB_PER_CONTEXT", False)
-DATABASES = {
+DATABASES: dict[str, Any] = {
     "default": dj_database_url.parse(
         DATABASE_URL, conn_max_age=CONN_MAX_AGE, conn_health_checks=True
     ),

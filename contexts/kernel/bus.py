@@ -21,11 +21,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar, cast
 
 from contexts.kernel.databases import CONTEXTS
 from contexts.kernel.events import DomainEvent
 
 Handler = Callable[[DomainEvent], None]
+E = TypeVar("E", bound=DomainEvent)
 
 #: ``<context>.<name>``: lowercase words, dots, underscores (it is stored in every inbox row).
 _HANDLER_ID = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
@@ -49,15 +51,15 @@ class UnknownHandler(LookupError):
 
 
 def subscribe(
-    event_type: type[DomainEvent], *, context: str, id: str
-) -> Callable[[Handler], Handler]:
+    event_type: type[E], *, context: str, id: str
+) -> Callable[[Callable[[E], None]], Callable[[E], None]]:
     """Register the decorated function as ``context``'s handler of ``event_type`` under ``id``."""
     if context not in CONTEXTS:
         raise LookupError(f"unknown context {context!r}")
     if not _HANDLER_ID.match(id) or len(id) > 255:
         raise ValueError(f"handler id {id!r} must look like 'context.name' (lowercase)")
 
-    def register(func: Handler) -> Handler:
+    def register(func: Callable[[E], None]) -> Callable[[E], None]:
         existing = _SUBSCRIPTIONS.get(id)
         if existing is not None and _path(existing.handler) != _path(func):
             raise LookupError(f"handler id {id!r} is already taken by {_path(existing.handler)}")
@@ -66,7 +68,8 @@ def subscribe(
             event_version=event_type.version,
             context=context,
             handler_id=id,
-            handler=func,
+            # Only events of ``event_type`` are ever dispatched to it.
+            handler=cast(Handler, func),
         )
         return func
 
@@ -78,7 +81,7 @@ def unsubscribe(handler_id: str) -> None:
     _SUBSCRIPTIONS.pop(handler_id, None)
 
 
-def _path(func: Handler) -> str:
+def _path(func: Callable[..., object]) -> str:
     return f"{func.__module__}.{func.__qualname__}"
 
 

@@ -15,6 +15,7 @@ Django's own auth/admin/contenttypes/sessions apps belong to users.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from typing import cast
 
 from django.apps import AppConfig, apps
 from django.core import checks
@@ -57,7 +58,7 @@ def check_no_cross_context_relations(app_configs=None, **kwargs) -> list[checks.
         if source is None:
             continue  # reported by check_every_model_has_an_owner
         for field in _relations(model):
-            target_model = field.related_model
+            target_model = cast(type[models.Model], field.related_model)  # a class, see _relations
             target = owner_of(target_model._meta.app_label)
             if target == source:
                 continue
@@ -95,7 +96,7 @@ def check_no_cross_context_proxies(app_configs=None, **kwargs) -> list[checks.Ch
     for model in _models_of(app_configs):
         if not model._meta.proxy:
             continue
-        concrete = model._meta.concrete_model
+        concrete = cast(type[models.Model], model._meta.concrete_model)  # set on every model class
         source = owner_of(model._meta.app_label)
         target = owner_of(concrete._meta.app_label)
         if source != target:

@@ -126,7 +126,7 @@ def _from_json(hint: Any, value: Any) -> Any:
         return hint(str(value))
     if hint is datetime:
         return value if isinstance(value, datetime) else datetime.fromisoformat(value)
-    if dataclasses.is_dataclass(hint):
+    if dataclasses.is_dataclass(hint) and isinstance(hint, type):
         sub = typing.get_type_hints(hint)
         return hint(**{k: _from_json(sub[k], v) for k, v in value.items()})
     return value

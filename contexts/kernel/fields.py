@@ -10,7 +10,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 
-class _StrictString:
+class _StrictString(serializers.CharField):
     """Mixin for CharField and its subclasses: only JSON strings are accepted."""
 
     def to_internal_value(self, data):

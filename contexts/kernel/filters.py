@@ -71,7 +71,7 @@ class DecimalStringField(forms.DecimalField):
         self.pattern = decimal_pattern(max_digits=max_digits, decimal_places=decimal_places)
         self._regex = re.compile(self.pattern, re.ASCII)
 
-    def to_python(self, value: Any) -> Decimal | None:
+    def to_python(self, value: Any) -> Decimal | None:  # type: ignore[override]  # the stubs keep IntegerField's return type
         """The decimal, or None for an empty value."""
         if value in self.empty_values:
             return None

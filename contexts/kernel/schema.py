@@ -124,11 +124,12 @@ class AutoSchema(openapi.AutoSchema):
         # A nested ``many=True`` serializer's bounds (drf-spectacular maps them for
         # ListField only): ``allow_empty=False``, ``min_length``, ``max_length``.
         if isinstance(field, serializers.ListSerializer) and schema.get("type") == "array":
-            minimum = field.min_length or (0 if field.allow_empty else 1)
+            # The stubs lack ListSerializer's min_length and max_length (DRF 3.15+).
+            minimum = field.min_length or (0 if field.allow_empty else 1)  # type: ignore[attr-defined]
             if minimum:
                 schema.setdefault("minItems", minimum)
-            if field.max_length is not None:
-                schema.setdefault("maxItems", field.max_length)
+            if field.max_length is not None:  # type: ignore[attr-defined]
+                schema.setdefault("maxItems", field.max_length)  # type: ignore[attr-defined]
 
     def _patch_request(self, direction) -> bool:
         return self.method == "PATCH" and direction == "request"

@@ -218,6 +218,7 @@ class CeleryWorker:
         app = current_app._get_current_object()
 
         def answers() -> bool:
+            assert self.process is not None  # started just above
             if self.process.poll() is not None:
                 raise RuntimeError(f"worker exited:\n{self.logs()[-4000:]}")
             return bool(

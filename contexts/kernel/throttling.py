@@ -20,7 +20,7 @@ from rest_framework.throttling import (
 )
 
 
-class _Switchable:
+class _Switchable(SimpleRateThrottle):
     def allow_request(self, request, view) -> bool:
         if not settings.API_THROTTLE:
             return True

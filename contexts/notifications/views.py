@@ -20,4 +20,5 @@ class NotificationListView(ListAPIView):
     filterset_class = NotificationFilter
 
     def get_queryset(self):
-        return selectors.list_notifications_for_user(user_id=self.request.user.id)
+        user_id = self.request.user.id  # IsAuthenticated: never anonymous
+        return selectors.list_notifications_for_user(user_id=user_id)  # type: ignore[arg-type]

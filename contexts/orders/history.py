@@ -128,7 +128,9 @@ def _bump_sequence(
     connection = connections[database_for("orders")]
     meta = Order._meta
     qn = connection.ops.quote_name
-    column = qn(meta.get_field("last_sequence").column)
+    # The stubs type get_field() as Field | ForeignObjectRel and Field.column as Optional;
+    # these are concrete fields of Order, each with a column.
+    column = qn(meta.get_field("last_sequence").column)  # type: ignore[arg-type]
     sets = [f"{column} = {column} + %s"]
     params: list[Any] = [count]
     if new_status is not None:
@@ -138,12 +140,12 @@ def _bump_sequence(
             ("updated_at", now),
         ):
             field_ = meta.get_field(name)
-            sets.append(f"{qn(field_.column)} = %s")
-            params.append(field_.get_db_prep_save(value, connection))
-    where = [f"{qn(meta.pk.column)} = %s"]
+            sets.append(f"{qn(field_.column)} = %s")  # type: ignore[union-attr,arg-type]
+            params.append(field_.get_db_prep_save(value, connection))  # type: ignore[union-attr]
+    where = [f"{qn(meta.pk.column)} = %s"]  # type: ignore[arg-type]
     params.append(meta.pk.get_db_prep_value(order_id, connection))
     if expected_status is not None:
-        where.append(f"{qn(meta.get_field('status').column)} = %s")
+        where.append(f"{qn(meta.get_field('status').column)} = %s")  # type: ignore[arg-type]
         params.append(expected_status)
     sql = (
         f"UPDATE {qn(meta.db_table)} SET {', '.join(sets)}"

@@ -9,6 +9,7 @@ progress, so a crash between steps loses nothing.
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.db import models
 from django.db.models import Q
@@ -52,7 +53,7 @@ class HistoryType(models.TextChoices):
     ORDER_CANCELLED = "ORDER_CANCELLED"
 
 
-MONEY = {"max_digits": 16, "decimal_places": 2}
+MONEY: dict[str, Any] = {"max_digits": 16, "decimal_places": 2}
 MAX_LINES = 100
 MAX_QUANTITY = 1000
 

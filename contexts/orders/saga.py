@@ -36,7 +36,7 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 from celery import current_app
@@ -121,7 +121,7 @@ def enqueue(order_id: UUID, *, countdown: float | None = None) -> None:
 
 def enqueue_on_commit(order_id: UUID) -> None:
     """Enqueue the saga once the current ``atomic("orders")`` commits."""
-    on_commit("orders", lambda order_id=order_id: enqueue(order_id))
+    on_commit("orders", lambda: enqueue(order_id))
 
 
 def saga_resume_stalled(*, limit: int = 500) -> int:
@@ -471,7 +471,7 @@ def saga_resume_needing_attention(*, order_id: UUID) -> bool:
     return bool(moved)
 
 
-def _give_up_if_overdue(state: SagaState) -> SagaState | bool | None:
+def _give_up_if_overdue(state: SagaState) -> SagaState | Literal[False] | None:
     """Before the pivot, a step past its deadline or attempts compensates instead of running.
 
     Returns False when the step may run; otherwise the outcome of compensating.
@@ -722,7 +722,8 @@ def _charge_payment(state: SagaState) -> SagaState | None:
 
 def _confirm_order(state: SagaState) -> SagaState | None:
     if _out_of_attempts(state):
-        return _needs_attention(state, state.last_error or "out of attempts")
+        _needs_attention(state, state.last_error or "out of attempts")
+        return None
     order = state.order
     try:
         inventory.commit_stock_for_order(order_id=order.id)
@@ -757,7 +758,8 @@ def _confirm_order(state: SagaState) -> SagaState | None:
 
 def _compensate(state: SagaState) -> SagaState | None:
     if _out_of_attempts(state):
-        return _needs_attention(state, state.last_error or "out of attempts")
+        _needs_attention(state, state.last_error or "out of attempts")
+        return None
     order = state.order
     reason = state.cancel_reason or CancelReason.OUT_OF_STOCK
     entries: list[Entry] = []
@@ -791,7 +793,8 @@ def _compensate(state: SagaState) -> SagaState | None:
 
 def _refund_and_restock(state: SagaState) -> SagaState | None:
     if _out_of_attempts(state):
-        return _needs_attention(state, state.last_error or "out of attempts")
+        _needs_attention(state, state.last_error or "out of attempts")
+        return None
     order_id = state.order_id
     try:
         # Stock first: it never waits for the refund.
@@ -818,7 +821,8 @@ def _refund_and_restock(state: SagaState) -> SagaState | None:
 def _refund_payment(state: SagaState) -> SagaState | None:
     """The order is cancelled and its stock back; only the refund is left."""
     if _out_of_attempts(state):
-        return _needs_attention(state, state.last_error or "out of attempts")
+        _needs_attention(state, state.last_error or "out of attempts")
+        return None
     try:
         refund = payments.refund_for_order(order_id=state.order_id)
     except PaymentRefundRejected as exc:

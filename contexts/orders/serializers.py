@@ -18,7 +18,7 @@ class OrderLineSerializer(serializers.Serializer):
 class OrderPlaceSerializer(serializers.Serializer):
     """What a client may send; prices, totals, status or owner are not fields, so ignored."""
 
-    items = OrderLineSerializer(many=True, allow_empty=False, max_length=MAX_LINES)
+    items = OrderLineSerializer(many=True, allow_empty=False, max_length=MAX_LINES)  # type: ignore[call-arg]  # the stubs lack many=True's max_length (DRF 3.15+)
     payment_token = StrictCharField(
         allow_blank=False, trim_whitespace=False, max_length=PAYMENT_TOKEN_MAX_LENGTH
     )
@@ -70,7 +70,7 @@ class OrderHistoryEntrySerializer(serializers.Serializer):
     sequence = serializers.IntegerField()
     type = serializers.CharField(help_text="e.g. ORDER_PLACED, STOCK_RESERVED, ORDER_CONFIRMED.")
     occurred_at = serializers.DateTimeField()
-    data = serializers.JSONField(
+    data = serializers.JSONField(  # type: ignore[assignment]  # a declared field, not Serializer.data
         help_text="What the entry records, with reasons in plain words (e.g. "
         '{"reason": "The payment was declined."}); never raw gateway or inventory errors '
         "or staff ids, which only the admin shows."

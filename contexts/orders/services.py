@@ -233,7 +233,7 @@ def order_place(
         if earlier is None:
             raise
         return PlacedOrder(order=earlier, created=False)
-    order._prefetched_objects_cache = {"items": items}
+    order._prefetched_objects_cache = {"items": items}  # type: ignore[attr-defined]  # Django's own prefetch cache
     return PlacedOrder(order=order, created=True)
 
 
@@ -299,7 +299,9 @@ def order_cancel(*, order_id: UUID, actor_id: UUID, actor_is_staff: bool) -> Ord
         saga.start_refund_and_restock(order_id=order.id, now=now)
         publish(event)
     saga.saga_advance_claimed(order_id=order.id)
-    return get_order(order_id=order.id)
+    cancelled = get_order(order_id=order.id)
+    assert cancelled is not None  # the row was read above and orders are never deleted
+    return cancelled
 
 
 def order_saga_resume(*, order_id: UUID) -> bool:

@@ -36,7 +36,7 @@ class GatewayAttemptInline(admin.TabularInline):
     model = GatewayAttempt
     extra = 0
     can_delete = False
-    fields = ["created_at", "kind", "idempotency_key", "outcome", "error", "duration_ms"]
+    fields = ("created_at", "kind", "idempotency_key", "outcome", "error", "duration_ms")
     readonly_fields = fields
 
     def has_add_permission(self, request, obj=None) -> bool:

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Literal, Protocol
+from typing import Final, Literal, Protocol
 
 from django.conf import settings
 from django.utils.module_loading import import_string
 
-APPROVED = "approved"
-DECLINED = "declined"
+APPROVED: Final = "approved"
+DECLINED: Final = "declined"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -127,6 +127,7 @@ def charge_for_order(
             _decline(payment, reason=result.reason)
 
     call.raise_unavailable()
+    assert result is not None  # raise_unavailable raised when the call had no result
     if not result.approved:
         raise ChargeDeclined(f"Payment declined: {result.reason}.")
     if payment.abandoned_at is not None:
@@ -177,12 +178,13 @@ def refund_for_order(*, order_id: UUID) -> PaymentInfo | None:
         return refund_for_order(order_id=order_id)
 
     key = refund_key(order_id, refund.resubmissions)
+    reference, amount, currency = payment.gateway_reference, refund.amount, refund.currency
     call = _call_gateway(
         lambda gateway: gateway.refund(
             idempotency_key=key,
-            charge_reference=payment.gateway_reference,
-            amount=refund.amount,
-            currency=refund.currency,
+            charge_reference=reference,
+            amount=amount,
+            currency=currency,
         )
     )
 
@@ -206,6 +208,7 @@ def refund_for_order(*, order_id: UUID) -> PaymentInfo | None:
             refund.save(update_fields=["status", "reason", "updated_at"])
 
     call.raise_unavailable()
+    assert result is not None  # raise_unavailable raised when the call had no result
     if not result.approved:
         logger.error("gateway refused the refund of order %s: %s", order_id, result.reason)
         raise PaymentRefundRejected(f"The gateway refused the refund: {result.reason}.")

@@ -35,7 +35,7 @@ class LockoutAdminAuthenticationForm(AdminAuthenticationForm):
             if email and self.cleaned_data.get("password"):
                 lockout.login_record_failure(email=email)
             raise
-        lockout.login_record_success(email=email)
+        lockout.login_record_success(email=self.cleaned_data["username"])
         return cleaned
 
 

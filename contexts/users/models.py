@@ -22,7 +22,7 @@ def normalize_email(email: str) -> str:
     return email.strip().lower()
 
 
-class UserManager(BaseUserManager):
+class UserManager(BaseUserManager["User"]):
     def create_user(self, email: str, password: str | None = None, **fields):
         """A new user with its profile and preferences (no event: see services.user_register)."""
         user = self.model(email=normalize_email(email), **fields)

@@ -99,7 +99,7 @@ class UserMeView(APIView):
 
     @staticmethod
     def _me(request: Request):
-        user = selectors.user_get_with_details(user_id=request.user.pk)
+        user = selectors.user_get_with_details(user_id=request.user.pk)  # type: ignore[arg-type]  # IsAuthenticated: never anonymous
         if user is None:
             raise UserNotFound("Not found.")
         return user

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
@@ -178,7 +179,7 @@ def _subscriptions_by_context() -> dict[str, list[bus.Subscription]]:
     return result
 
 
-def _public_functions(context: str) -> list[tuple[str, object]]:
+def _public_functions(context: str) -> list[tuple[str, Callable[..., object]]]:
     module = _module(context, "public")
     if module is None:
         return []

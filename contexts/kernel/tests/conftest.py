@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 
 import pytest
 from django.db import connections
@@ -33,7 +34,7 @@ class Effects:
 
 
 @pytest.fixture
-def probe_effects(transactional_db) -> Effects:
+def probe_effects(transactional_db) -> Iterator[Effects]:
     alias = database_for(CONSUMER)
     with connections[alias].cursor() as cursor:
         cursor.execute(

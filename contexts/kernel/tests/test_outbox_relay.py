@@ -137,7 +137,7 @@ def test_a_relay_crashing_mid_batch_leaves_its_rows_for_the_next_run(settings, m
     settings.EVENT_RELAY_BATCH_SIZE = 10
     _unpublished_rows(10)
     real_send = relay._send
-    sent = []
+    sent: list[tuple[object, ...]] = []
 
     def crash_after_four(*args):
         if len(sent) == 4:

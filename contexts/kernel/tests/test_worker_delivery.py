@@ -222,7 +222,7 @@ def test_two_relays_over_thousands_of_rows_deliver_every_event_with_one_effect(
         for e in events
     )  # fmt: skip
     real_send = relay._send
-    crashing_sends = []
+    crashing_sends: list[tuple[object, ...]] = []
 
     def send(*args):
         if threading.current_thread().name == "relay-crashing":

@@ -387,7 +387,7 @@ def test_a_refund_failing_during_cancel_is_retried_until_done(
     order_id = place_order(product)["id"]
     run_saga(order_id)
     real_refund = payments.refund_for_order
-    failures = []
+    failures: list[UUID] = []
 
     def refund_failing_twice(*, order_id):
         if len(failures) < 2:
