@@ -17,6 +17,7 @@ from django.db import connections
 
 from config import health
 from config.celery import app as celery_app
+from contexts.kernel.testing import free_port
 
 pytestmark = pytest.mark.django_db
 
@@ -105,7 +106,7 @@ def test_a_failing_dependency_is_reported_and_its_answer_cached_too(
     """A struggling dependency is not hammered by the probes either; the 503 names it."""
     settings.HEALTH_READY_CACHE_SECONDS = 2
     # A real broker check against an address where nothing listens (this suite's own port).
-    monkeypatch.setitem(celery_app.conf, "broker_write_url", "redis://127.0.0.1:8139/0")
+    monkeypatch.setitem(celery_app.conf, "broker_write_url", f"redis://127.0.0.1:{free_port()}/0")
 
     answers = [api_client.get("/health/ready") for _ in range(5)]
 

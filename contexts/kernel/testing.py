@@ -109,6 +109,13 @@ def purge_broker() -> None:
             client.close()
 
 
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listened on a moment ago (for a server a
+    test starts as a subprocess, or an address where nothing must answer)."""
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        return int(probe.getsockname()[1])
+
+
 class HangingServer:
     """A TCP server on ``127.0.0.1:port`` that accepts every connection and never answers.
 
@@ -117,11 +124,12 @@ class HangingServer:
     connections it took.
     """
 
-    def __init__(self, port: int) -> None:
-        self.port = port
+    def __init__(self, port: int = 0) -> None:
         self.accepted = 0
         self._held: list[socket.socket] = []
+        # Port 0: the system picks a free one, so parallel runs never collide.
         self._listener = socket.create_server(("127.0.0.1", port), reuse_port=False)
+        self.port: int = self._listener.getsockname()[1]
         self._listener.settimeout(0.2)
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True)

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from contexts.kernel.databases import database_for
 from contexts.kernel.models import InboxMessage, OutboxMessage
-from contexts.kernel.testing import HangingServer, purge_broker, wait_for
+from contexts.kernel.testing import HangingServer, free_port, purge_broker, wait_for
 from contexts.kernel.tests.helpers import publish_committed
 from contexts.kernel.tests.isolation_probe import LateProbe
 from contexts.kernel.tests.probe import CONSUMER, ProbeHappened
@@ -29,8 +29,7 @@ from contexts.notifications.services import notification_create
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 BROKEN_CONTEXT = "payments"  # visited before the last context's database
-DEAD_DATABASE_PORT = 8174  # nothing listens there
-SMTP_STUB_PORT = 8172
+DEAD_DATABASE_PORT = free_port()  # nothing listens there
 HANDLER = "contexts.kernel.tests.probe.handle_probe"
 
 
@@ -62,7 +61,7 @@ def test_a_failing_database_and_hanging_email_do_not_stop_the_other_events(
     failed_once_and_due(retried)
     purge_broker()  # the on-commit relay's messages are lost: only the sweep can deliver
 
-    with HangingServer(SMTP_STUB_PORT) as smtp:
+    with HangingServer() as smtp:
         for n in range(8):  # sends that hang in turn, each until EMAIL_TIMEOUT
             notification_create(
                 user_id=uuid.uuid4(), kind="WELCOME", subject="Welcome", body="Hello",
@@ -73,7 +72,7 @@ def test_a_failing_database_and_hanging_email_do_not_stop_the_other_events(
             env={
                 "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
                 "EMAIL_HOST": "127.0.0.1",
-                "EMAIL_PORT": str(SMTP_STUB_PORT),
+                "EMAIL_PORT": str(smtp.port),
             },
         )
         # The email worker is stuck on the SMTP server from here on.

@@ -21,12 +21,11 @@ from django.conf import settings
 
 from contexts.kernel.databases import database_for
 from contexts.kernel.models import OutboxMessage
-from contexts.kernel.testing import HangingServer, database_url, wait_for
+from contexts.kernel.testing import HangingServer, database_url, free_port, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-BROKER_STUB_PORT = 8171
-WEB_PORT = 8173
+WEB_PORT = free_port()
 
 
 def http(method: str, path: str, body: dict | None = None, *, timeout: float) -> tuple[int, dict]:
@@ -90,7 +89,7 @@ def start_web(tmp_path):
 
 @pytest.mark.timeout(120)
 def test_a_request_that_commits_an_event_answers_while_the_broker_hangs(start_web):
-    with HangingServer(BROKER_STUB_PORT) as broker:
+    with HangingServer() as broker:
         start_web({"CELERY_BROKER_URL": f"redis://{broker.url_host}/0"})
         email = f"hung-broker-{uuid.uuid4().hex[:8]}@example.com"
 
