@@ -64,6 +64,16 @@ Imports nothing of Django and nothing else of this context, so that a caller
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from uuid import UUID
+
+
+@dataclass(frozen=True)
+class {camel}Info:
+    """A {name} record as other contexts see it (a starting point: give it real fields)."""
+
+    id: UUID
 ''',
         "public.py": f'''"""The {name} context's public interface: what other contexts may call.
 
@@ -75,6 +85,16 @@ its own transaction.
 """
 
 from __future__ import annotations
+
+from uuid import UUID
+
+from contexts.{name} import selectors
+from contexts.{name}.contracts import {camel}Info
+
+
+def get_{name}(*, {name}_id: UUID) -> {camel}Info | None:
+    """The {name} record with ``{name}_id``, or None (a starting point: replace it)."""
+    return selectors.get_{name}({name}_id={name}_id)
 ''',
         "events.py": f'''"""The events the {name} context publishes (docs/events.md).
 
@@ -104,10 +124,20 @@ from __future__ import annotations
         "selectors.py": f'''"""Read queries of the {name} context."""
 
 from __future__ import annotations
+
+from uuid import UUID
+
+from contexts.{name}.contracts import {camel}Info
+
+
+def get_{name}(*, {name}_id: UUID) -> {camel}Info | None:
+    """Read one record; there is no table yet: add a model, then map its row here."""
+    return None
 ''',
         "handlers.py": f'''"""The {name} context's subscriptions to other contexts' events.
 
-``@contexts.kernel.bus.subscribe(SomeEvent, context="{name}")`` on a function
+``@contexts.kernel.bus.subscribe(SomeEvent, context="{name}", id="{name}.<handler>")``
+on a function
 taking the event; it runs in this context's transaction with an inbox row, so a
 redelivered event has no second effect (docs/events.md).
 """
