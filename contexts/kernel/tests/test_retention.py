@@ -33,9 +33,10 @@ def insert_rows() -> None:
     """
     outbox = (
         "INSERT INTO kernel_outboxmessage (event_id, context, event_name, event_version,"
-        " payload, correlation_id, occurred_at, created_at, published_at)"
+        " payload, correlation_id, occurred_at, created_at, published_at, unconfirmed, redrives)"
         " SELECT {key}, 'catalog', 'kernel_tests.Old', 1, '{{}}'::jsonb, 'c',"
-        " now() - '31 days'::interval, now() - '31 days'::interval, {published}"
+        " now() - '31 days'::interval, now() - '31 days'::interval, {published},"
+        " '{{}}'::jsonb, 0"
         " FROM generate_series(1, %s) AS n"
     )
     inbox = (
