@@ -10,6 +10,7 @@ from drf_spectacular.views import (
 )
 
 from config import health
+from contexts.kernel.admin import operator_signals_view
 from contexts.users.admin_login import admin_login
 
 handler400 = "contexts.kernel.api.bad_request"
@@ -29,6 +30,12 @@ urlpatterns = [
     ),
     # The admin's sign-in with the API's limits (per-IP allowance, per-email lockout).
     path("admin/login/", admin_login),
+    # Staff only (admin_view): the backlog signals of every database.
+    path(
+        "admin/operator-signals/",
+        admin.site.admin_view(operator_signals_view),
+        name="operator-signals",
+    ),
     path("admin/", admin.site.urls),
     path("api/", include("contexts.users.urls")),
     path("api/", include("contexts.catalog.urls")),

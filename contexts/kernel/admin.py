@@ -1,9 +1,14 @@
 """Admin for the event machinery: outbox, inbox and dead letters (with replay).
 
-The kernel's tables exist in every context's database. In split mode the
-changelists have a "database" filter (``?db=<alias>``); without it they show
-the default database. A row's page finds the row in whichever database holds
-it (primary keys are UUIDs).
+The kernel's tables exist in every context's database. In split mode each
+changelist has a "database" filter listing every database with its row count
+(so rows in any database are one click away, and a backlog shows in the
+sidebar); ``?db=<alias>`` picks the database listed, the default one when
+absent. A row's page finds the row in whichever database holds it (primary
+keys are UUIDs).
+
+``/admin/operator-signals/`` (staff only, linked from the admin index) shows
+the signals of ``contexts.kernel.operations`` for every database.
 """
 
 from __future__ import annotations
@@ -11,12 +16,24 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.contrib.auth import get_permission_codename
 from django.core.exceptions import ValidationError
+from django.db import Error as DatabaseError
+from django.template.response import TemplateResponse
+from django.urls import reverse
 
 from contexts.kernel.delivery import replay_dead_letters
 from contexts.kernel.models import DeadLetter, InboxMessage, OutboxMessage
+from contexts.kernel.operations import operator_signals
 from contexts.kernel.relay import database_contexts
 
 DB_PARAM = "db"
+
+# The index links the operator signals page (mounted by config/urls.py).
+admin.site.index_template = "admin/kernel/index.html"
+
+
+def _current_alias(request) -> str:
+    alias = request.GET.get(DB_PARAM, "")
+    return alias if alias in database_contexts() else "default"
 
 
 class DatabaseFilter(admin.SimpleListFilter):
@@ -26,10 +43,32 @@ class DatabaseFilter(admin.SimpleListFilter):
     parameter_name = DB_PARAM
 
     def lookups(self, request, model_admin):
-        return [(alias, alias) for alias in database_contexts()]
+        manager = model_admin.model._default_manager
+        choices = []
+        for alias in database_contexts():
+            try:
+                label = f"{alias} ({manager.using(alias).count()})"
+            except DatabaseError:
+                label = f"{alias} (unavailable)"
+            choices.append((alias, label))
+        return choices
 
     def has_output(self) -> bool:
         return len(self.lookup_choices) > 1
+
+    def value(self):
+        return super().value() or "default"
+
+    def choices(self, changelist):
+        # No "All": the rows of two databases cannot be listed as one queryset; each
+        # database is one choice, with its row count, and the default one is preselected.
+        current = self.value()
+        for alias, label in self.lookup_choices:
+            yield {
+                "selected": alias == current,
+                "query_string": changelist.get_query_string({self.parameter_name: alias}, ["p"]),
+                "display": label,
+            }
 
     def queryset(self, request, queryset):
         return queryset  # the ModelAdmin's get_queryset already chose the database
@@ -38,12 +77,8 @@ class DatabaseFilter(admin.SimpleListFilter):
 class EventTableAdmin(admin.ModelAdmin):
     """Read-only, database-aware admin for a kernel table."""
 
-    def _alias(self, request) -> str:
-        alias = request.GET.get(DB_PARAM, "")
-        return alias if alias in database_contexts() else "default"
-
     def get_queryset(self, request):
-        return super().get_queryset(request).using(self._alias(request))
+        return super().get_queryset(request).using(_current_alias(request))
 
     def get_object(self, request, object_id, from_field=None):
         for alias in database_contexts():
@@ -100,6 +135,7 @@ class DeadLetterAdmin(EventTableAdmin):
         DatabaseFilter,
         "context",
         "event_name",
+        "handler",
         ("replayed_at", admin.EmptyFieldListFilter),
     )
     search_fields = ("=event_id", "handler", "error")
@@ -119,5 +155,40 @@ class DeadLetterAdmin(EventTableAdmin):
 
     @admin.action(description="Replay the selected dead letters", permissions=["replay"])
     def replay(self, request, queryset):
-        count = replay_dead_letters(ids=list(queryset.values_list("id", flat=True)))
+        # ``queryset`` is the selection, or with "select all" every row the
+        # changelist's filters and search match (in the database listed).
+        count = replay_dead_letters(
+            ids=list(queryset.values_list("id", flat=True)), databases=[_current_alias(request)]
+        )
         self.message_user(request, f"{count} dead letter(s) sent again.", messages.SUCCESS)
+
+
+_CHANGELISTS = {
+    "outbox": "admin:kernel_outboxmessage_changelist",
+    "inbox": "admin:kernel_inboxmessage_changelist",
+    "dead_letters": "admin:kernel_deadletter_changelist",
+}
+
+
+def operator_signals_view(request):
+    """The staff-only page of operator signals (``admin.site.admin_view`` checks staff)."""
+    signals = operator_signals()
+    rows = [
+        {
+            "signals": db,
+            "links": {
+                key: f"{reverse(name)}?{DB_PARAM}={db.alias}" for key, name in _CHANGELISTS.items()
+            },
+        }
+        for db in signals.databases
+    ]
+    context = {
+        **admin.site.each_context(request),
+        "title": "Operator signals",
+        "signals": signals,
+        "rows": rows,
+        "saga_link": reverse("admin:orders_sagastate_changelist") + "?status__exact=NEEDS_ATTENTION"
+        if "sagas_needing_attention" in signals.contexts
+        else "",
+    }
+    return TemplateResponse(request, "admin/kernel/operator_signals.html", context)

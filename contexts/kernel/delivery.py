@@ -45,9 +45,9 @@ from __future__ import annotations
 import logging
 import traceback
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import nullcontext
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -61,6 +61,9 @@ from contexts.kernel.correlation import reset_correlation_id, set_correlation_id
 from contexts.kernel.databases import database_for
 from contexts.kernel.events import DomainEvent, event_type
 from contexts.kernel.models import DeadLetter, InboxMessage
+from contexts.kernel.relay import (
+    batch_size as relay_batch_size,
+)
 from contexts.kernel.relay import (
     confirm_deliveries,
     confirmation_task_name,
@@ -391,36 +394,70 @@ def redrive_due_deliveries(
     return sent
 
 
-def replay_dead_letters(*, ids: list[UUID] | None = None) -> int:
-    """Deliver dead letters again (all open ones, or those with ``ids``); return how many.
+def replay_dead_letters(
+    *,
+    ids: list[UUID] | None = None,
+    handler: str | None = None,
+    context: str | None = None,
+    since: datetime | None = None,
+    databases: Iterable[str] | None = None,
+    batch_size: int | None = None,
+    dry_run: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Deliver open dead letters again; return how many (would be, with ``dry_run``).
 
-    Each replayed delivery starts over with a fresh attempt count; the dead
-    letter stays, marked ``replayed_at``, for the record.
+    All open ones, or those matching every filter given: ``ids``, ``handler``,
+    the consuming ``context``, created at or after ``since``, in ``databases``
+    (aliases). Each replayed delivery starts over with a fresh attempt count;
+    the dead letter stays, marked ``replayed_at``, for the record. They are
+    replayed in committed batches of ``batch_size`` (default: the relay's
+    batch size); ``progress`` is called with the running total after each.
     """
+    size = batch_size or relay_batch_size()
     replayed = 0
-    for alias, db_context in database_contexts().items():
-        with atomic(db_context):
-            letters = DeadLetter.objects.using(alias).select_for_update(skip_locked=True)
-            letters = letters.filter(replayed_at__isnull=True)
-            if ids is not None:
-                letters = letters.filter(id__in=ids)
-            letters = list(letters)
-            now = timezone.now()
-            for letter in letters:
-                InboxMessage.objects.using(alias).filter(
-                    event_id=letter.event_id, handler=letter.handler
-                ).update(
-                    status=InboxMessage.Status.PENDING,
-                    attempts=0,
-                    last_error="",
-                    next_attempt_at=now,
+    for alias, db_context in database_contexts(databases).items():
+        letters = DeadLetter.objects.using(alias).filter(replayed_at__isnull=True)
+        if ids is not None:
+            letters = letters.filter(id__in=ids)
+        if handler:
+            letters = letters.filter(handler=handler)
+        if context:
+            letters = letters.filter(context=context)
+        if since is not None:
+            letters = letters.filter(created_at__gte=since)
+        if dry_run:
+            replayed += letters.count()
+            if progress is not None:
+                progress(replayed)
+            continue
+        while True:
+            with atomic(db_context):
+                batch = list(
+                    letters.select_for_update(skip_locked=True).order_by("created_at")[:size]
                 )
-            DeadLetter.objects.using(alias).filter(pk__in=[x.pk for x in letters]).update(
-                replayed_at=now
-            )
-            replayed += len(letters)
-            if letters:
-                on_commit(db_context, _redrive_quietly)
+                now = timezone.now()
+                for letter in batch:
+                    InboxMessage.objects.using(alias).filter(
+                        event_id=letter.event_id, handler=letter.handler
+                    ).update(
+                        status=InboxMessage.Status.PENDING,
+                        attempts=0,
+                        last_error="",
+                        next_attempt_at=now,
+                    )
+                DeadLetter.objects.using(alias).filter(pk__in=[x.pk for x in batch]).update(
+                    replayed_at=now
+                )
+                if batch:
+                    on_commit(db_context, _redrive_quietly)
+            if not batch:
+                break
+            replayed += len(batch)
+            if progress is not None:
+                progress(replayed)
+            if len(batch) < size:
+                break
     return replayed
 
 

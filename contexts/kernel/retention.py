@@ -56,21 +56,25 @@ class Table:
     index: str
     condition: Callable[[datetime], models.Q]
 
-    def batch(self, alias: str, before: datetime) -> models.QuerySet:
+    def batch(self, alias: str, before: datetime, size: int | None = None) -> models.QuerySet:
         """The primary keys of the next batch to delete (read through ``index``)."""
-        size = settings.EVENT_RETENTION_BATCH_SIZE
+        size = size or settings.EVENT_RETENTION_BATCH_SIZE
         return (
             self.model._default_manager.using(alias)
             .filter(self.condition(before))
             .values_list("pk", flat=True)[:size]
         )
 
-    def delete_batch(self, alias: str, before: datetime) -> int:
+    def delete_batch(self, alias: str, before: datetime, size: int | None = None) -> int:
         """Delete one batch in one statement (``DELETE ... WHERE pk IN (SELECT ... LIMIT n)``);
         return how many of this table's rows went."""
         manager = self.model._default_manager.using(alias)
-        _, per_model = manager.filter(pk__in=self.batch(alias, before)).delete()
+        _, per_model = manager.filter(pk__in=self.batch(alias, before, size)).delete()
         return per_model.get(self.model._meta.label, 0)
+
+    def count(self, alias: str, before: datetime) -> int:
+        """How many rows a purge would delete now (a dry run)."""
+        return self.model._default_manager.using(alias).filter(self.condition(before)).count()
 
 
 TABLES: tuple[Table, ...] = (
@@ -96,21 +100,37 @@ TABLES: tuple[Table, ...] = (
 
 
 def purge_event_history(
-    *, now: datetime | None = None, budget_seconds: float | None = None
+    *,
+    now: datetime | None = None,
+    budget_seconds: float | None = None,
+    batch_size: int | None = None,
+    dry_run: bool = False,
+    progress: Callable[[dict[str, int]], None] | None = None,
 ) -> dict[str, Any]:
     """Delete completed event rows older than the retention window, in every database.
 
     Returns the rows deleted per table, ``complete`` (False when the time
     budget ran out with rows left: call again to resume) and ``failed`` (the
-    aliases whose database raised; retried on the next run).
+    aliases whose database raised; retried on the next run). ``batch_size``
+    overrides ``EVENT_RETENTION_BATCH_SIZE``; ``progress`` is called with the
+    running counts after each round of batches. With ``dry_run`` nothing is
+    deleted: the counts are the rows a purge would delete now.
     """
     if budget_seconds is None:
         budget_seconds = settings.EVENT_RETENTION_TIME_BUDGET_SECONDS
     deadline = time.monotonic() + budget_seconds
     before = cutoff(now)
-    size = settings.EVENT_RETENTION_BATCH_SIZE
+    size = batch_size or settings.EVENT_RETENTION_BATCH_SIZE
     counts: dict[str, Any] = {table.key: 0 for table in TABLES}
     failed: list[str] = []
+    if dry_run:
+        for alias in database_contexts():
+            with isolated(alias, "retention (dry run)", failed=failed):
+                for table in TABLES:
+                    counts[table.key] += table.count(alias, before)
+        counts["complete"] = True
+        counts["failed"] = failed
+        return counts
     pending = [
         (alias, context, table)
         for alias, context in database_contexts().items()
@@ -129,12 +149,14 @@ def purge_event_history(
                 continue
             with isolated(alias, "retention", failed=failed):
                 with atomic(context):
-                    deleted = table.delete_batch(alias, before)
+                    deleted = table.delete_batch(alias, before, size)
                 counts[table.key] += deleted
                 progressed = progressed or deleted > 0
                 if deleted >= size:
                     still.append((alias, context, table))
         pending = [item for item in still if item[0] not in failed]
+        if progress is not None:
+            progress({table.key: counts[table.key] for table in TABLES})
     counts["complete"] = not pending
     counts["failed"] = failed
     if pending:

@@ -8,5 +8,10 @@ class OrdersConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        # Registers the read-model handlers with the bus.
-        from contexts.orders import handlers  # noqa: F401
+        from contexts.kernel.operations import register_signal
+        from contexts.orders import handlers  # noqa: F401  (registers the read-model handlers)
+        from contexts.orders.selectors import sagas_needing_attention_count
+
+        # Staff watch this count with the kernel's (outbox lag, dead letters); the
+        # kernel imports no context, so the context hands it its signal.
+        register_signal("sagas_needing_attention", sagas_needing_attention_count)

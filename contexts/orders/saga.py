@@ -471,6 +471,35 @@ def saga_resume_needing_attention(*, order_id: UUID) -> bool:
     return bool(moved)
 
 
+def saga_mark_resolved(*, order_id: UUID, actor_id: UUID) -> bool:
+    """Staff: close a saga stopped in NEEDS_ATTENTION that they finished by hand.
+
+    For a case retrying cannot fix (e.g. a refund completed in the payment
+    provider's dashboard): the saga goes to DONE without running its step, and
+    its ``last_error`` keeps the step it stopped at and who closed it. Returns
+    False when the saga was not waiting for staff.
+    """
+    state = SagaState.objects.filter(order_id=order_id, status=SagaStatus.NEEDS_ATTENTION).first()
+    if state is None:
+        return False
+    note = f"resolved by staff {actor_id} at step {state.step}; last error: {state.last_error}"
+    with atomic("orders"):
+        moved = SagaState.objects.filter(
+            order_id=order_id, status=SagaStatus.NEEDS_ATTENTION, step=state.step
+        ).update(
+            status=SagaStatus.DONE,
+            step=SagaStep.DONE,
+            deadline=None,
+            last_error=note[:2000],
+            updated_at=timezone.now(),
+        )
+    if moved:
+        logger.warning(
+            "saga of order %s marked resolved by staff %s at %s", order_id, actor_id, state.step
+        )
+    return bool(moved)
+
+
 def _give_up_if_overdue(state: SagaState) -> SagaState | Literal[False] | None:
     """Before the pivot, a step past its deadline or attempts compensates instead of running.
 

@@ -79,3 +79,8 @@ def sagas_needing_attention() -> QuerySet[SagaState]:
         .filter(status=SagaStatus.NEEDS_ATTENTION)
         .order_by("updated_at")
     )
+
+
+def sagas_needing_attention_count() -> int:
+    """How many sagas wait for staff (an operator signal: it should stay at zero)."""
+    return SagaState.objects.filter(status=SagaStatus.NEEDS_ATTENTION).count()

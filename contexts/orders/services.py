@@ -310,6 +310,12 @@ def order_saga_resume(*, order_id: UUID) -> bool:
     return saga.saga_resume_needing_attention(order_id=order_id)
 
 
+def order_saga_mark_resolved(*, order_id: UUID, actor_id: UUID) -> bool:
+    """Staff: move a saga out of NEEDS_ATTENTION once they finished its work by hand
+    (no step runs); returns False when it was not waiting for staff."""
+    return saga.saga_mark_resolved(order_id=order_id, actor_id=actor_id)
+
+
 def idempotency_keys_purge() -> int:
     """Forget Idempotency-Keys older than their time to live; returns how many."""
     cutoff = timezone.now() - conf.idempotency_key_ttl()

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.db import models
 
 from contexts.users.admin_login import LockoutAdminAuthenticationForm
+from contexts.users.lockout import login_unlock
 from contexts.users.models import User, UserPreferences, UserProfile, normalize_email
 
 # A refused admin sign-in counts towards the email's lockout like a refused API one
@@ -84,6 +85,24 @@ class UserAdmin(DjangoUserAdmin):
             },
         ),
     )
+
+    actions = ("unlock_sign_in",)
+
+    def has_unlock_permission(self, request) -> bool:
+        return request.user.has_perm("users.change_user")
+
+    @admin.action(
+        description="Unlock the sign-in of the selected accounts (locked out after failures)",
+        permissions=["unlock"],
+    )
+    def unlock_sign_in(self, request, queryset) -> None:
+        emails = list(queryset.values_list("email", flat=True))
+        unlocked = sum(login_unlock(email=email) for email in emails)
+        self.message_user(
+            request,
+            f"{unlocked} of {len(emails)} account(s) were locked out and are unlocked now.",
+            messages.SUCCESS,
+        )
 
     def get_inlines(self, request, obj):
         # The add form creates the account first; its rows are then created below.

@@ -70,3 +70,14 @@ def login_record_success(*, email: str) -> None:
     """Forget the failed sign-ins of ``email`` (a lock in force is kept)."""
     failures_key, _ = _keys(email)
     cache.delete(failures_key)
+
+
+def login_unlock(*, email: str) -> bool:
+    """Staff: lift the lock of ``email`` and forget its failed sign-ins at once.
+
+    Returns True when a lock was in force.
+    """
+    failures_key, locked_key = _keys(email)
+    locked_until = cache.get(locked_key)
+    cache.delete_many([failures_key, locked_key])
+    return locked_until is not None and locked_until > time.time()
