@@ -10,6 +10,8 @@ variable, and a test keeps that list and this file in step.
 from __future__ import annotations
 
 import logging
+import secrets
+import sys
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -27,10 +29,17 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = env_str("SECRET_KEY", "")
+# Commands that only read the code (models, migrations, the context map) never sign
+# anything, so they run without a secret: CI and a fresh checkout can call
+# `manage.py makemigrations --check` with no environment.
+_SIGNS_NOTHING = {"makemigrations", "showmigrations", "sqlmigrate", "contextmap"}
 if not SECRET_KEY:
-    if not DEBUG:
+    if DEBUG:
+        SECRET_KEY = "django-insecure-dev-only-key-never-use-in-production"
+    elif Path(sys.argv[0]).name == "manage.py" and sys.argv[1:2] and sys.argv[1] in _SIGNS_NOTHING:
+        SECRET_KEY = secrets.token_urlsafe(50)  # per process: nothing it could sign survives
+    else:
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
-    SECRET_KEY = "django-insecure-dev-only-key-never-use-in-production"
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")

@@ -41,3 +41,28 @@ def test_an_invalid_value_stops_the_process_naming_the_variable():
     )
     assert result.returncode != 0
     assert 'Environment variable "CONN_MAX_AGE" invalid' in result.stderr
+
+
+def _manage(*args: str) -> subprocess.CompletedProcess:
+    """``manage.py args`` with no environment but PATH: no SECRET_KEY, DEBUG off."""
+    import os
+
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={"PATH": os.environ.get("PATH", "")},
+        capture_output=True,
+        text=True,
+    )
+
+
+def test_checking_migrations_needs_no_secret():
+    result = _manage("makemigrations", "--check", "--dry-run")
+    assert result.returncode == 0, result.stderr
+    assert "No changes detected" in result.stdout
+
+
+def test_anything_else_without_a_secret_stops_when_debug_is_off():
+    result = _manage("check")
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set when DEBUG is off." in result.stderr
