@@ -79,8 +79,6 @@ def test_a_five_second_database_blink_loses_no_event(
     stock_of,
     settings,
 ):
-    from contexts.orders.saga import saga_resume_stalled
-
     settings.ORDERS_SAGA_SWEEP_GRACE_SECONDS = 0
     worker = start_celery_worker(
         concurrency=2, beat=True, env={**WORKER_ENV, "DATABASE_URL": proxied_url(proxy.port)}
@@ -115,7 +113,6 @@ def test_a_five_second_database_blink_loses_no_event(
         ).count()
 
     def everything_done() -> bool:
-        saga_resume_stalled()  # what beat does every 30 s
         return (
             all(welcomed(email) for email in emails)
             and not Order.objects.filter(pk__in=order_ids, status="PENDING").exists()
