@@ -90,6 +90,11 @@ def loop(*, name: str, context: str, channel: str) -> Callable[[LoopFunction], L
     return register
 
 
+def unregister(name: str) -> None:
+    """Forget a registered loop (a test worker that must leave its work to the sweep)."""
+    _LOOPS.pop(name, None)
+
+
 def registered_loops() -> list[Loop]:
     """Every registered loop."""
     return list(_LOOPS.values())
@@ -129,8 +134,9 @@ def batch_size() -> int:
 class LoopThread:
     """Runs one loop in a daemon thread until ``stop()``: LISTEN, wait, run, repeat."""
 
-    def __init__(self, registered: Loop, *, poll: float, limit: int) -> None:
+    def __init__(self, registered: Loop, *, poll: float, limit: int, app: Any = None) -> None:
         self.loop = registered
+        self.app = app
         self.poll = poll
         self.limit = limit
         self._stopping = threading.Event()
@@ -159,6 +165,10 @@ class LoopThread:
             os.close(fd)
 
     def _main(self) -> None:
+        if self.app is not None:
+            # Celery's current app is per thread: without this a loop sending
+            # messages would use an unconfigured fallback app.
+            self.app.set_current()
         failures = 0
         while not self._stopping.is_set():
             listener = None
@@ -259,7 +269,7 @@ class WakeupLoops(bootsteps.StartStopStep):
         )
         poll, limit = poll_seconds(), batch_size()
         for registered in loops:
-            thread = LoopThread(registered, poll=poll, limit=limit)
+            thread = LoopThread(registered, poll=poll, limit=limit, app=parent.app)
             thread.start()
             self.threads.append(thread)
 
