@@ -13,5 +13,7 @@ class KernelConfig(AppConfig):
             signals,  # noqa: F401  (correlation id through Celery)
         )
         from contexts.kernel.logs import configure_structlog
+        from contexts.kernel.relay import register_relay_loops
 
         configure_structlog()
+        register_relay_loops()

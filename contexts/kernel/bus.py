@@ -44,6 +44,8 @@ class Subscription:
 
 
 _SUBSCRIPTIONS: dict[str, Subscription] = {}
+#: Handler ids removed from the code, whose deliveries may still arrive: id -> why.
+_RETIRED: dict[str, str] = {}
 
 
 class UnknownHandler(LookupError):
@@ -74,6 +76,25 @@ def subscribe(
         return func
 
     return register
+
+
+def retire(handler_id: str, *, reason: str) -> None:
+    """Declare that ``handler_id`` was removed on purpose (in the consuming context's
+    ``handlers.py``, where the handler was).
+
+    Deliveries for it may still come: outbox rows and queued messages of
+    older deployments list it. Instead of being deferred as an unknown handler
+    (retried forever, waiting for a worker that knows it), such a delivery is
+    recorded as done without running anything and confirmed to its publisher.
+    """
+    if handler_id in _SUBSCRIPTIONS:
+        raise LookupError(f"handler id {handler_id!r} is subscribed; it cannot be retired")
+    _RETIRED[handler_id] = reason
+
+
+def is_retired(handler_id: str) -> bool:
+    """True if ``handler_id`` was removed on purpose (see ``retire``)."""
+    return handler_id in _RETIRED
 
 
 def unsubscribe(handler_id: str) -> None:

@@ -1,42 +1,52 @@
-"""Delivery: run one handler for one event, with exactly-once effect.
+"""Delivery: run handlers for events, in batches, with exactly-once effect.
 
-The worker runs ``deliver`` for each ``<context>.deliver_event`` message:
+The worker runs ``deliver_batch`` for each ``<context>.deliver_events``
+message, which carries many (handler id, envelope) deliveries (``deliver``,
+a batch of one, serves the single ``<context>.deliver_event`` task of older
+deployments):
 
-1. Count the delivery in the consumer's inbox row (``INSERT ... ON CONFLICT
-   DO UPDATE SET attempts = attempts + 1``), committed before the handler
-   runs. A handler that kills its worker every time (``os._exit``, OOM) is
-   still counted, and stops after ``EVENT_MAX_ATTEMPTS`` deliveries.
-2. In one transaction on the consumer's database: mark the inbox row
-   processed with a conditional update (``WHERE status = 'pending'``), then
-   run the handler. If the row was already processed (a redelivery, a
-   duplicate sent by two relays, a message re-enqueued by hand), nothing
-   runs. A concurrent duplicate waits on the row lock and then sees it
-   processed (a worker killed mid-handler, a duplicate, a lost broker
-   connection: docs/reliability.md#messaging).
-3. If the handler raises, the transaction rolls back and the inbox row gets
-   ``next_attempt_at = now + backoff`` (exponential, capped): the beat sweep
-   sends it again then (``redrive_due_deliveries``), instead of a long broker
-   countdown that Redis' visibility timeout would redeliver early. After
-   the last attempt the delivery is dead-lettered.
-4. Once the outcome is committed in the inbox (processed, a duplicate, a
-   retry scheduled, dead-lettered), the consumer confirms the delivery to the
-   publisher (``confirm_delivery``): a ``<publisher>.confirm_deliveries``
-   message, which removes the handler from the outbox row's ``unconfirmed``
-   set. The publisher re-drives whatever stays unconfirmed (see
-   ``contexts.kernel.relay``), so a message lost anywhere is sent again.
+1. Count the deliveries in the consumer's inbox rows: one ``INSERT ... ON
+   CONFLICT DO UPDATE SET attempts = attempts + 1 ... RETURNING`` for the
+   whole batch, committed before any handler runs. A handler that kills its
+   worker every time (``os._exit``, OOM) is still counted, and stops after
+   ``EVENT_MAX_ATTEMPTS`` deliveries.
+2. In one transaction on the consumer's database: lock the batch's pending
+   inbox rows (in key order), mark them processed, and run their handlers. A
+   row already processed (a redelivery, a duplicate sent by two relays or a
+   re-drive, a message re-enqueued by hand) runs nothing. A concurrent
+   duplicate waits on the row lock and then finds it processed (a worker
+   killed mid-handler, a duplicate, a lost broker connection:
+   docs/reliability.md#messaging).
+3. If a handler raises, that transaction rolls back and the batch runs again
+   with a savepoint per delivery, the failed one left out, so one failing
+   handler never undoes the others. Each failed delivery's inbox row gets
+   ``next_attempt_at = now + backoff`` (exponential, capped), in that same
+   transaction: the beat sweep sends it again then
+   (``redrive_due_deliveries``), instead of a long broker countdown that
+   Redis' visibility timeout would redeliver early. After the last attempt
+   the delivery is dead-lettered.
+4. Once the outcomes are committed in the inbox (processed, a duplicate, a
+   retry scheduled, dead-lettered, deferred), the consumer confirms them to
+   their publishers (``confirm_batch``): one ``<publisher>.confirm_deliveries``
+   message per publishing context (a context's own events are confirmed
+   directly, without a message); it removes the handlers from the outbox rows'
+   ``unconfirmed`` sets. The publisher re-drives whatever stays unconfirmed
+   (see ``contexts.kernel.relay``), so a message lost anywhere is sent again.
 
 If the consumer's database is unreachable (``OperationalError`` or
-``InterfaceError``: a failover, "too many clients", a network blip), ``deliver``
-lets the error out and the task (``contexts.kernel.tasks``) retries it with a
-Celery retry, which publishes the message again before the original is
-acknowledged: nothing is confirmed, so the publisher's re-drive covers even a
-retry that could not be published.
+``InterfaceError``: a failover, "too many clients", a network blip),
+``deliver_batch`` lets the error out and the task (``contexts.kernel.tasks``)
+retries the whole message with a Celery retry, which publishes it again
+before the original is acknowledged: nothing is confirmed, so the
+publisher's re-drive covers even a retry that could not be published.
 
 A handler id this deployment does not know (an old worker during a rolling
 deploy) is recorded in the inbox and retried later with a backoff, without
-using up attempts: a newer worker runs it.
+using up attempts: a newer worker runs it. A handler id its context retired
+(``bus.retire``: removed on purpose) runs nothing: the delivery is closed and
+confirmed.
 
-The event's correlation id is the current one while the handler runs, so the
+Each event's correlation id is the current one while its handler runs, so the
 events it publishes and the lines it logs carry it.
 """
 
@@ -45,8 +55,10 @@ from __future__ import annotations
 import logging
 import traceback
 import uuid
-from collections.abc import Callable, Iterable
-from contextlib import nullcontext
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -54,9 +66,10 @@ from uuid import UUID
 from celery import current_app
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connections
+from django.db.models import Q
 from django.utils import timezone
 
-from contexts.kernel.bus import UnknownHandler, subscription
+from contexts.kernel.bus import UnknownHandler, is_retired, subscription
 from contexts.kernel.correlation import reset_correlation_id, set_correlation_id
 from contexts.kernel.databases import database_for
 from contexts.kernel.events import DomainEvent, event_type
@@ -79,6 +92,7 @@ DUPLICATE = "duplicate"
 RETRY = "retry"
 DEAD = "dead"
 DEFERRED = "deferred"
+RETIRED = "retired"
 
 #: The database is unreachable: the delivery is retried as a whole (nothing committed).
 DATABASE_ERRORS = (OperationalError, InterfaceError)
@@ -120,23 +134,103 @@ def event_from_envelope(envelope: dict[str, Any]) -> DomainEvent:
     )
 
 
+@dataclass
+class _Delivery:
+    """One (handler id, envelope) of a delivery message."""
+
+    handler: str
+    envelope: dict[str, Any]
+    attempts: int = 0
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (str(self.envelope["event_id"]), self.handler)
+
+    @property
+    def log(self) -> dict[str, Any]:
+        return {
+            "handler": self.handler,
+            "event_id": self.envelope.get("event_id"),
+            "event_name": self.envelope.get("name"),
+            "attempts": self.attempts,
+        }
+
+
+class _HandlerFailed(Exception):
+    """A handler raised (not a database outage) in the batch's shared transaction."""
+
+    def __init__(self, delivery: _Delivery, error: Exception) -> None:
+        super().__init__(str(error))
+        self.delivery = delivery
+        self.error = error
+
+
 def deliver(*, context: str, handler: str, event: dict[str, Any]) -> str:
-    """Deliver ``event`` (a relay envelope) to ``handler`` of ``context``; return the outcome."""
-    token = set_correlation_id(event.get("correlation_id") or None)
-    log = {"handler": handler, "event_id": event.get("event_id"), "event_name": event.get("name")}
-    try:
+    """Deliver ``event`` (a relay envelope) to ``handler`` of ``context``; return the outcome.
+
+    The ``<context>.deliver_event`` task of older deployments; a batch of one.
+    """
+    [outcome] = deliver_batch(context=context, deliveries=[{"handler": handler, "event": event}])
+    return outcome
+
+
+def deliver_batch(*, context: str, deliveries: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Deliver many ``{"handler", "event"}`` deliveries to ``context``'s handlers.
+
+    Returns each delivery's outcome, in order. The batch's inbox rows are
+    counted in one statement, committed before any handler runs; the handlers
+    then run in one transaction, each isolated from the others' failures (see
+    ``_run_batch``); finally every outcome is confirmed to its publisher, one
+    message per publishing context at most. A database error (unreachable,
+    failover) propagates with nothing but the counts committed and nothing
+    confirmed: the task retries the whole batch.
+    """
+    items = [_Delivery(d["handler"], d["event"]) for d in deliveries]
+    unique = list({item.key: item for item in items}.values())
+    outcomes: dict[tuple[str, str], str] = {}
+    known: list[_Delivery] = []
+    for item in unique:
         try:
-            subscription(handler)
+            subscription(item.handler)
         except UnknownHandler:
-            _defer_unknown_handler(context, handler, event)
-            logger.warning("event delivery deferred: handler not in this deployment", extra=log)
-            outcome = DEFERRED
+            if is_retired(item.handler):
+                _close_retired(context, item)
+                outcomes[item.key] = RETIRED
+                continue
+            with _correlated(item):
+                _defer_unknown_handler(context, item.handler, item.envelope)
+                logger.warning(
+                    "event delivery deferred: handler not in this deployment", extra=item.log
+                )
+            outcomes[item.key] = DEFERRED
         else:
-            outcome = _deliver(context, handler, event, log)
-        confirm_delivery(event, handler)
-        return outcome
-    finally:
-        reset_correlation_id(token)
+            known.append(item)
+    runnable: list[_Delivery] = []
+    statuses = _count_deliveries(context, known)
+    for item in known:
+        status = statuses[item.key]
+        if status != InboxMessage.Status.PENDING:
+            logger.info("event delivery skipped: already %s", status, extra=item.log)
+            outcomes[item.key] = DUPLICATE if status == InboxMessage.Status.PROCESSED else DEAD
+        elif item.attempts > max_attempts():
+            with _correlated(item):
+                _dead_letter(
+                    context, item.handler, item.envelope, item.attempts - 1,
+                    error=f"delivered {item.attempts - 1} times without finishing "
+                    "(the worker died or the task was killed)",
+                )  # fmt: skip
+                logger.error("event delivery dead-lettered after worker losses", extra=item.log)
+            outcomes[item.key] = DEAD
+        else:
+            runnable.append(item)
+    outcomes.update(_run_batch(context, runnable))
+    delivered = sum(1 for outcome in outcomes.values() if outcome == PROCESSED)
+    logger.info(
+        "events delivered",
+        extra={"context": context, "deliveries": len(items), "processed": delivered},
+    )
+    confirm_batch(context, unique)
+    return [outcomes[item.key] for item in items]
 
 
 def database_retry_countdown(retries: int) -> float:
@@ -145,145 +239,235 @@ def database_retry_countdown(retries: int) -> float:
     return min(float(settings.EVENT_RETRY_BASE_SECONDS) * 2**retries, 30.0)
 
 
-def _deliver(context: str, handler: str, event: dict[str, Any], log: dict[str, Any]) -> str:
-    attempts, status = _count_delivery(context, handler, event)
-    log["attempts"] = attempts
-    if status != InboxMessage.Status.PENDING:
-        logger.info("event delivery skipped: already %s", status, extra=log)
-        return DUPLICATE if status == InboxMessage.Status.PROCESSED else DEAD
-    if attempts > max_attempts():
-        _dead_letter(
-            context, handler, event, attempts - 1,
-            error=f"delivered {attempts - 1} times without finishing "
-            "(the worker died or the task was killed)",
-        )  # fmt: skip
-        logger.error("event delivery dead-lettered after worker losses", extra=log)
-        return DEAD
+@contextmanager
+def _correlated(item: _Delivery) -> Iterator[None]:
+    """The delivered event's correlation id is the current one (its handler's events, logs)."""
+    token = set_correlation_id(item.envelope.get("correlation_id") or None)
     try:
-        outcome = _run_handler(context, handler, event)
-    except DATABASE_ERRORS:
-        # The database went away mid-delivery: nothing of it committed but the
-        # count. Retried as a whole by the task; each run counts, so a database
-        # error that never goes away still ends as a dead letter.
-        raise
-    except Exception as exc:
-        error = "".join(traceback.format_exception(exc)).strip()
-        if attempts >= max_attempts():
-            _dead_letter(context, handler, event, attempts, error=error)
-            logger.error("event delivery dead-lettered", extra=log, exc_info=True)
-            return DEAD
-        _schedule_retry(context, handler, event, attempts, error=error)
-        logger.warning("event delivery failed; will retry", extra=log, exc_info=True)
-        return RETRY
-    logger.info("event delivered" if outcome == PROCESSED else "duplicate event", extra=log)
-    return outcome
+        yield
+    finally:
+        reset_correlation_id(token)
 
 
-def confirm_delivery(envelope: dict[str, Any], handler: str) -> None:
-    """Tell the publisher that ``handler``'s inbox holds this event's outcome.
+def _run_batch(context: str, items: list[_Delivery]) -> dict[tuple[str, str], str]:
+    """Run the handlers of ``items`` (counted, pending); return their outcomes.
 
-    One ``<publisher>.confirm_deliveries`` message (it takes a list, so a batch
-    of deliveries can be confirmed by one message). A handler of the
-    publishing context itself confirms in its own database, without a message.
-    Never raises: an unconfirmed delivery is only re-driven, and the duplicate
-    is confirmed then.
+    First all of them in one transaction, without savepoints (the common
+    case: every handler succeeds). If one raises, that transaction rolls back
+    and the batch runs again in one transaction with a savepoint per delivery,
+    the failed one left out: a handler that fails then rolls back only its own
+    savepoint. The failures' retries and dead letters are written in that
+    transaction too. Database errors (``DATABASE_ERRORS``) are not a handler's
+    failure: they end the batch (the task retries it).
     """
-    publisher = envelope.get("context")
-    if not publisher:
-        return
-    confirmation = [str(envelope["event_id"]), handler]
+    if not items:
+        return {}
     try:
-        if publisher == _consumer_of(handler):
-            confirm_deliveries(context=publisher, confirmations=[confirmation])
-            return
-        current_app.send_task(
-            confirmation_task_name(publisher),
-            kwargs={"confirmations": [confirmation]},
-            queue=publisher,
-            add_to_parent=False,
-            retry_policy=_CONFIRM_RETRY_POLICY,
+        return _run_together(context, items)
+    except _HandlerFailed as failed:
+        return _run_isolated(context, items, failed)
+
+
+def _run_together(context: str, items: list[_Delivery]) -> dict[tuple[str, str], str]:
+    outcomes: dict[tuple[str, str], str] = {}
+    with atomic(context):
+        claimed = _claim(context, items)
+        for item in items:
+            if item.key not in claimed:
+                outcomes[item.key] = DUPLICATE
+                continue
+            try:
+                _call_handler(context, item)
+            except DATABASE_ERRORS:
+                raise
+            except Exception as exc:
+                raise _HandlerFailed(item, exc) from exc
+            outcomes[item.key] = PROCESSED
+    for item in items:
+        logger.debug(
+            "event delivered" if outcomes[item.key] == PROCESSED else "duplicate event",
+            extra=item.log,
         )
-    except Exception:
-        logger.warning(
-            "delivery confirmation failed; the publisher will re-drive it",
-            extra={"handler": handler, "event_id": envelope.get("event_id")},
-            exc_info=True,
-        )
+    return outcomes
 
 
-def _consumer_of(handler: str) -> str | None:
-    try:
-        return subscription(handler).context
-    except UnknownHandler:
-        return None
+def _run_isolated(
+    context: str, items: list[_Delivery], failed: _HandlerFailed
+) -> dict[tuple[str, str], str]:
+    outcomes: dict[tuple[str, str], str] = {}
+    failures: list[tuple[_Delivery, Exception]] = [(failed.delivery, failed.error)]
+    with atomic(context):
+        for item in items:
+            if item is failed.delivery:
+                continue
+            try:
+                with atomic(context):  # a savepoint: a failure undoes this delivery only
+                    outcomes[item.key] = (
+                        _call_handler(context, item) if _claim(context, [item]) else DUPLICATE
+                    )
+            except DATABASE_ERRORS:
+                raise
+            except Exception as exc:
+                failures.append((item, exc))
+        for item, exc in failures:
+            error = "".join(traceback.format_exception(exc)).strip()
+            with _correlated(item):
+                if item.attempts >= max_attempts():
+                    _dead_letter(context, item.handler, item.envelope, item.attempts, error=error)
+                    logger.error("event delivery dead-lettered", extra=item.log, exc_info=exc)
+                    outcomes[item.key] = DEAD
+                else:
+                    _schedule_retry(
+                        context, item.handler, item.envelope, item.attempts, error=error
+                    )
+                    logger.warning(
+                        "event delivery failed; will retry", extra=item.log, exc_info=exc
+                    )
+                    outcomes[item.key] = RETRY
+    return outcomes
 
 
-def _count_delivery(context: str, handler: str, envelope: dict[str, Any]) -> tuple[int, str]:
-    """Insert or bump the inbox row, committed on its own: (attempts, status)."""
+def _call_handler(context: str, item: _Delivery) -> str:
+    sub = subscription(item.handler)
+    if sub.context != context:
+        raise LookupError(f"{item.handler} is subscribed for {sub.context!r}, not {context!r}")
+    event = event_from_envelope(item.envelope)
+    with _correlated(item):
+        sub.handler(event)
+    return PROCESSED
+
+
+def _claim(context: str, items: list[_Delivery]) -> set[tuple[str, str]]:
+    """Mark the still-pending inbox rows of ``items`` processed; return the keys claimed.
+
+    The rows are locked in primary-key order first, so two batches sharing
+    deliveries (a re-drive overtaking the original) wait on each other instead
+    of deadlocking; a concurrent duplicate waits for the other to commit and
+    then finds the row processed (it is no longer pending).
+    """
+    alias = database_for(context)
+    pairs = Q()
+    for item in items:
+        pairs |= Q(event_id=item.key[0], handler=item.handler)
+    rows = list(
+        InboxMessage.objects.using(alias)
+        .select_for_update()
+        .filter(pairs, status=InboxMessage.Status.PENDING)
+        .order_by("pk")
+        .values_list("pk", "event_id", "handler")
+    )
+    if not rows:
+        return set()
+    InboxMessage.objects.using(alias).filter(pk__in=[pk for pk, _, _ in rows]).update(
+        status=InboxMessage.Status.PROCESSED, processed_at=timezone.now(), next_attempt_at=None
+    )
+    return {(str(event_id), handler) for _, event_id, handler in rows}
+
+
+def confirm_batch(context: str, items: Iterable[_Delivery]) -> None:
+    """Tell each publisher that ``context``'s inbox holds the outcome of these deliveries.
+
+    One ``<publisher>.confirm_deliveries`` message per publishing context for
+    the whole batch; deliveries of the consuming context's own events are
+    confirmed directly, in one transaction, without a message. Never raises:
+    an unconfirmed delivery is only re-driven, and the duplicate is confirmed then.
+    """
+    by_publisher: dict[str, list[list[str]]] = defaultdict(list)
+    for item in items:
+        publisher = item.envelope.get("context")
+        if publisher:
+            by_publisher[publisher].append([str(item.envelope["event_id"]), item.handler])
+    for publisher, confirmations in by_publisher.items():
+        try:
+            if publisher == context:
+                confirm_deliveries(context=publisher, confirmations=confirmations)
+                continue
+            current_app.send_task(
+                confirmation_task_name(publisher),
+                kwargs={"confirmations": confirmations},
+                queue=publisher,
+                add_to_parent=False,
+                retry_policy=_CONFIRM_RETRY_POLICY,
+            )
+        except Exception:
+            logger.warning(
+                "delivery confirmation failed; the publisher will re-drive it",
+                extra={"publisher": publisher, "deliveries": len(confirmations)},
+                exc_info=True,
+            )
+
+
+def _count_deliveries(context: str, items: list[_Delivery]) -> dict[tuple[str, str], str]:
+    """Insert or bump the inbox rows of ``items`` in one statement, committed on its own.
+
+    Sets each item's ``attempts``; returns each row's status by delivery key.
+    """
+    if not items:
+        return {}
     connection = connections[database_for(context)]
     ops = connection.ops
     table = ops.quote_name(InboxMessage._meta.db_table)
     uuid_field = InboxMessage._meta.get_field("event_id")
     envelope_field = InboxMessage._meta.get_field("envelope")
-    now = timezone.now()
+    now = ops.adapt_datetimefield_value(timezone.now())
+    stall = ops.adapt_datetimefield_value(timezone.now() + stall_timeout())
+    pending = InboxMessage.Status.PENDING.value
+    # Rows in key order: concurrent counts of overlapping batches lock them in the same order.
+    ordered = sorted(items, key=lambda item: item.key)
+    params: list[Any] = []
+    for item in ordered:
+        params += [
+            uuid_field.get_db_prep_value(uuid.uuid4(), connection),
+            uuid_field.get_db_prep_value(UUID(item.key[0]), connection),
+            item.handler,
+            context,
+            item.envelope["name"],
+            int(item.envelope["version"]),
+            envelope_field.get_db_prep_save(item.envelope, connection),
+            pending,
+            now,
+            now,
+            stall,
+        ]
+    values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, 1, '', %s, %s, %s)"] * len(ordered))
     sql = (
         f"INSERT INTO {table} (id, event_id, handler, context, event_name, event_version,"
         " envelope, status, attempts, last_error, received_at, last_attempt_at,"
-        " next_attempt_at)"
-        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, 1, '', %s, %s, %s)"
+        f" next_attempt_at) VALUES {values}"
         " ON CONFLICT (event_id, handler) DO UPDATE"
         f" SET attempts = {table}.attempts + 1,"
         " last_attempt_at = excluded.last_attempt_at,"
         f" next_attempt_at = CASE WHEN {table}.status = 'pending'"
         f" THEN excluded.next_attempt_at ELSE {table}.next_attempt_at END"
-        " RETURNING attempts, status"
+        " RETURNING event_id, handler, attempts, status"
     )
-    params = [
-        uuid_field.get_db_prep_value(uuid.uuid4(), connection),
-        uuid_field.get_db_prep_value(UUID(str(envelope["event_id"])), connection),
-        handler,
-        context,
-        envelope["name"],
-        int(envelope["version"]),
-        envelope_field.get_db_prep_save(envelope, connection),
-        InboxMessage.Status.PENDING.value,
-        ops.adapt_datetimefield_value(now),
-        ops.adapt_datetimefield_value(now),
-        ops.adapt_datetimefield_value(now + stall_timeout()),
-    ]
     # One statement: outside a transaction it commits on its own (no BEGIN and
     # COMMIT round trips); inside the caller's it stays a savepoint, as before.
     scope = atomic(context) if in_transaction(context) else nullcontext()
     with scope, connection.cursor() as cursor:
         cursor.execute(sql, params)
-        attempts, status = cursor.fetchone()
-    return int(attempts), str(status)
+        returned = cursor.fetchall()
+    by_key = {item.key: item for item in items}
+    statuses: dict[tuple[str, str], str] = {}
+    for event_id, handler, attempts, status in returned:
+        key = (str(UUID(str(event_id))), handler)
+        by_key[key].attempts = int(attempts)
+        statuses[key] = str(status)
+    return statuses
 
 
-def _run_handler(context: str, handler: str, envelope: dict[str, Any]) -> str:
-    sub = subscription(handler)
-    if sub.context != context:
-        raise LookupError(f"{handler} is subscribed for {sub.context!r}, not {context!r}")
-    event = event_from_envelope(envelope)
-    alias = database_for(context)
-    with atomic(context):
-        claimed = (
-            InboxMessage.objects.using(alias)
-            .filter(
-                event_id=event.event_id,
-                handler=handler,
-                status=InboxMessage.Status.PENDING,
-            )
-            .update(
-                status=InboxMessage.Status.PROCESSED,
-                processed_at=timezone.now(),
-                next_attempt_at=None,
-            )
-        )
-        if not claimed:
-            return DUPLICATE
-        sub.handler(event)
-    return PROCESSED
+def _close_retired(context: str, item: _Delivery) -> None:
+    """A delivery for a handler removed on purpose: nothing to run. A pending inbox row
+    of it (a retry or deferral from before the removal) is closed, so no sweep resends it."""
+    InboxMessage.objects.using(database_for(context)).filter(
+        event_id=item.key[0], handler=item.handler, status=InboxMessage.Status.PENDING
+    ).update(
+        status=InboxMessage.Status.PROCESSED,
+        processed_at=timezone.now(),
+        next_attempt_at=None,
+        last_error="the handler was removed; nothing to run",
+    )
+    logger.info("event delivery for a removed handler closed", extra=item.log)
 
 
 def _defer_unknown_handler(context: str, handler: str, envelope: dict[str, Any]) -> None:

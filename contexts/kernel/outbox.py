@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from uuid import UUID
-
 from django.db import transaction
 from django.utils import timezone
 
 from contexts.kernel.databases import database_for
 from contexts.kernel.events import DomainEvent
 from contexts.kernel.models import OutboxMessage
-from contexts.kernel.relay import relay_after_commit, subscribers_of
+from contexts.kernel.relay import RELAY_CHANNEL, subscribers_of
 from contexts.kernel.transactions import in_transaction, on_commit
+from contexts.kernel.wakeup import notify
 
 
 class PublishOutsideTransaction(RuntimeError):
@@ -21,10 +20,13 @@ class PublishOutsideTransaction(RuntimeError):
 def publish(event: DomainEvent) -> None:
     """Record ``event`` in its context's outbox, inside the caller's transaction.
 
-    The row commits (or rolls back) with the state change that caused it; the
-    relay sends it right after the commit, or the beat sweep does later if the
-    broker is unreachable then (the commit never fails because of the broker).
-    Outside a transaction there is nothing to be atomic with, so that is refused.
+    The row commits (or rolls back) with the state change that caused it. The
+    transaction also notifies the relay loops (``NOTIFY``, once per
+    transaction, delivered by PostgreSQL on commit and dropped on rollback):
+    a worker's relay sends the row right after the commit, or the beat sweep
+    does later. Publishing never talks to the broker, so the caller (a web
+    request) sends no message and never waits on it. Outside a transaction
+    there is nothing to be atomic with, so that is refused.
 
     An event no handler subscribes to is stored already published: there is no
     message to send, so it costs no relay transaction (the relay would only
@@ -49,27 +51,26 @@ def publish(event: DomainEvent) -> None:
         unconfirmed=subscribers,
     )
     if consumed:
-        _relay_on_commit(event.context, event.event_id)
+        _wake_relay(event.context)
 
 
-class _RelayOnCommit:
-    """One on-commit relay per transaction, however many events it publishes."""
+class _RelayWoken:
+    """Marks a transaction that has notified the relay already (a no-op on commit)."""
 
-    def __init__(self, context: str, event_id: UUID) -> None:
+    def __init__(self, context: str) -> None:
         self.context = context
-        self.event_ids = [event_id]
 
     def __call__(self) -> None:
-        relay_after_commit(self.context, self.event_ids)
+        pass
 
 
-def _relay_on_commit(context: str, event_id: UUID) -> None:
-    # Join the callback this transaction already registered, if any. Django
-    # drops a rolled-back transaction's callbacks, so a stale one is never
-    # reused; an id whose savepoint rolled back is simply not found by the relay.
+def _wake_relay(context: str) -> None:
+    # One NOTIFY per transaction, however many events it publishes. Django drops
+    # the marker of a rolled-back savepoint, as PostgreSQL drops its NOTIFY, so a
+    # later publish in the same transaction notifies again.
     pending = getattr(transaction.get_connection(database_for(context)), "run_on_commit", ())
     for _savepoints, callback, *_rest in pending:
-        if isinstance(callback, _RelayOnCommit) and callback.context == context:
-            callback.event_ids.append(event_id)
+        if isinstance(callback, _RelayWoken) and callback.context == context:
             return
-    on_commit(context, _RelayOnCommit(context, event_id))
+    notify(RELAY_CHANNEL, context=context)
+    on_commit(context, _RelayWoken(context))

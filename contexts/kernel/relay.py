@@ -1,22 +1,29 @@
-"""The relay: committed outbox rows become one Celery message per subscribing handler.
+"""The relay: committed outbox rows become batched delivery messages, one per consuming context.
 
-Two triggers run the same code:
+Two triggers run the same code, never the web request:
 
-- right after the publishing transaction commits (``publish`` registers
-  ``relay_after_commit`` with ``on_commit``), for the rows it just wrote;
+- the relay loops (``relay_loop``), one per database alias, in every worker
+  that consumes the queue of a context using that database (a background loop
+  of ``contexts.kernel.wakeup``): ``publish`` calls ``notify(RELAY_CHANNEL)``
+  in the publishing transaction, so the loop wakes once it commits, claims up
+  to ``ENGINE_BATCH_SIZE`` rows and sends them; it also polls every
+  ``ENGINE_POLL_SECONDS`` and runs when its worker starts;
 - the beat sweep (``kernel.sweep_events``, every ``EVENT_SWEEP_SECONDS``),
-  for every row still unpublished in any database: after a broker outage, a
-  crash between commit and send, or a relay that died mid-batch.
+  for every row still unpublished in any database: the safety net behind the
+  loops (no worker running a loop, a broker outage, a relay that died
+  mid-batch).
 
 A batch is claimed with ``SELECT ... FOR UPDATE SKIP LOCKED`` so that several
-relays never wait on each other; the messages are sent while the rows are
-locked, and the rows are marked published in the same transaction. A relay
-that dies after sending but before committing leaves the rows unpublished: they
-are sent again (at-least-once, never skipped), and the consumer's inbox makes
-the duplicate harmless.
+relays (several workers, the sweep) never wait on each other; the messages are
+sent while the rows are locked, and the rows are marked published in the same
+transaction. A relay that dies after sending but before committing leaves the
+rows unpublished: they are sent again (at-least-once, never skipped), and the
+consumer's inbox makes the duplicate harmless.
 
-Each message goes to the *consuming* context's queue as the task
-``<consumer>.deliver_event`` (see ``contexts.kernel.tasks``).
+A batch's deliveries go to each *consuming* context's queue as one task
+``<consumer>.deliver_events`` carrying all of that context's (handler id,
+envelope) pairs (see ``contexts.kernel.tasks``); the single-delivery task
+``<consumer>.deliver_event`` of older deployments is still consumed.
 
 Delivery state stays with the publisher. An outbox row lists its
 ``unconfirmed`` handlers (id -> consuming context), written with the row. A
@@ -37,10 +44,9 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import timedelta
 from typing import Any
-from uuid import UUID
 
 from celery import current_app
 from django.conf import settings
@@ -51,24 +57,25 @@ from contexts.kernel.bus import Subscription, subscriptions_for
 from contexts.kernel.databases import CONTEXTS, database_for
 from contexts.kernel.models import OutboxMessage
 from contexts.kernel.transactions import atomic
+from contexts.kernel.wakeup import loop
 
 logger = logging.getLogger(__name__)
 
 #: Celery's message header carrying the correlation id (see ``contexts.kernel.signals``).
 CORRELATION_HEADER = "x_correlation_id"
 
-# The on-commit path runs in the publisher's request: give up fast when the
-# broker is down and leave the row to the sweep.
-_FAST_RETRY_POLICY = {
-    "max_retries": 2,
-    "interval_start": 0,
-    "interval_step": 0.1,
-    "interval_max": 0.2,
-}
+#: The LISTEN channel of the relay loops. NOTIFY is scoped to a database, so
+#: one name serves every database: each loop listens on its own.
+RELAY_CHANNEL = "kernel_relay"
 
 
 def deliver_task_name(context: str) -> str:
-    """The Celery task delivering events to ``context``'s handlers, on its queue."""
+    """The Celery task delivering a batch of events to ``context``'s handlers, on its queue."""
+    return f"{context}.deliver_events"
+
+
+def single_deliver_task_name(context: str) -> str:
+    """The one-delivery task of older deployments (messages of it may still be queued)."""
     return f"{context}.deliver_event"
 
 
@@ -138,38 +145,33 @@ def relay_outbox(*, limit: int | None = None, databases: Iterable[str] | None = 
     return relayed
 
 
-def relay_events(*, context: str, event_ids: Iterable[UUID]) -> int:
-    """Send the given outbox rows of ``context`` if they are still unpublished."""
-    alias = database_for(context)
-    pending = OutboxMessage.objects.using(alias).filter(
-        event_id__in=list(event_ids), published_at__isnull=True
-    )
-    return _relay_batch(context, alias, pending, retry_policy=_FAST_RETRY_POLICY)
+def relay_loop(alias: str) -> Callable[[int], int]:
+    """The background loop relaying ``alias``'s outbox: one batch of at most ``limit`` rows
+    per run (the loop runs again while a run finds rows)."""
+    context = database_contexts([alias])[alias]
+
+    def run(limit: int) -> int:
+        pending = OutboxMessage.objects.using(alias).filter(published_at__isnull=True)
+        return _relay_batch(context, alias, pending.order_by("created_at")[:limit])
+
+    run.__name__ = run.__qualname__ = f"relay_{alias}"
+    return run
 
 
-def relay_after_commit(context: str, event_ids: list[UUID]) -> None:
-    """``publish``'s on-commit hook: relay the new rows now, or leave them to the sweep.
+def register_relay_loops() -> None:
+    """Register one relay loop per database alias (the kernel's ``AppConfig.ready``).
 
-    Never raises: the publishing transaction has committed, and its request
-    must not fail because the broker is unreachable.
+    Each belongs to the first context using its database, whose queue a worker
+    must consume to run it: in the shared mode ``users`` (every default
+    worker), in the split mode each context's own database.
     """
-    try:
-        relay_events(context=context, event_ids=event_ids)
-    except Exception:
-        logger.warning(
-            "outbox relay after commit failed; the sweep will retry",
-            extra={"event_ids": [str(event_id) for event_id in event_ids], "context": context},
-            exc_info=True,
+    for alias, context in database_contexts().items():
+        loop(name=f"kernel.relay.{alias}", context=context, channel=RELAY_CHANNEL)(
+            relay_loop(alias)
         )
 
 
-def _relay_batch(
-    context: str,
-    alias: str,
-    queryset: QuerySet[OutboxMessage],
-    *,
-    retry_policy: dict[str, Any] | None = None,
-) -> int:
+def _relay_batch(context: str, alias: str, queryset: QuerySet[OutboxMessage]) -> int:
     with atomic(context):
         rows = list(queryset.select_for_update(skip_locked=True))
         if not rows:
@@ -186,8 +188,7 @@ def _relay_batch(
                 ((consumer, handler), envelope_of(row))
                 for row in rows
                 for handler, consumer in row.unconfirmed.items()
-            ],
-            retry_policy=retry_policy,
+            ]
         )
         now = timezone.now()
         OutboxMessage.objects.using(alias).filter(pk__in=[row.pk for row in rows]).update(
@@ -238,6 +239,14 @@ def redrive_unconfirmed(*, limit: int | None = None, databases: Iterable[str] | 
     Returns how many deliveries were sent. Rows are claimed with ``SKIP
     LOCKED`` (several sweeps split the work) and get their next ``redrive_at``
     (doubling) in the same transaction. ``databases`` narrows it to those aliases.
+
+    A delivery may be unconfirmed only because it still waits in its queue
+    (a backlog): a row whose unconfirmed consumers have messages waiting in
+    their queue is not re-driven but looked at again one window later, until
+    ``EVENT_REDRIVE_MAX_SECONDS`` after publishing (then it is re-driven
+    whatever the queues hold). A lost message (held by a killed worker, a task
+    that failed before its inbox write) is not in the queue, so once the
+    queue has drained it is re-driven.
     """
     size = limit or batch_size()
     sent = 0
@@ -252,54 +261,106 @@ def redrive_unconfirmed(*, limit: int | None = None, databases: Iterable[str] | 
             )
             if not rows:
                 continue
+            backlog = queues_with_backlog(
+                {consumer for row in rows for consumer in row.unconfirmed.values()}
+            )
+            limit_age = timedelta(seconds=settings.EVENT_REDRIVE_MAX_SECONDS)
+            redriven: list[OutboxMessage] = []
+            waiting: list[OutboxMessage] = []
+            for row in rows:
+                queued = any(consumer in backlog for consumer in row.unconfirmed.values())
+                young = row.published_at is not None and now - row.published_at < limit_age
+                (waiting if queued and young else redriven).append(row)
             sent += send_deliveries(
                 [
                     ((consumer, handler), envelope_of(row))
-                    for row in rows
+                    for row in redriven
                     for handler, consumer in row.unconfirmed.items()
                 ]
             )
-            for row in rows:
+            for row in redriven:
                 row.redrives += 1
                 row.redrive_at = now + redrive_delay(row.redrives) if row.unconfirmed else None
+            for row in waiting:
+                row.redrive_at = now + redrive_delay(row.redrives)
             OutboxMessage.objects.using(alias).bulk_update(rows, ["redrives", "redrive_at"])
-        logger.info("re-drove %d unconfirmed outbox rows", len(rows), extra={"database": alias})
+        logger.info(
+            "re-drove %d unconfirmed outbox rows (%d left waiting behind a queue backlog)",
+            len(redriven),
+            len(waiting),
+            extra={"database": alias, "backlog": sorted(backlog)},
+        )
     return sent
+
+
+def queues_with_backlog(queues: Iterable[str]) -> set[str]:
+    """The queues among ``queues`` holding messages no worker has taken yet.
+
+    Read from the broker (``queue_declare(passive=True)``: ``LLEN`` on
+    Redis). A queue that cannot be read counts as empty: the re-drive it
+    guards is harmless, and it is the safe side.
+    """
+    names = sorted(set(queues))
+    if not names:
+        return set()
+    app = current_app._get_current_object()
+    waiting: set[str] = set()
+    try:
+        with app.connection_for_write() as connection, connection.channel() as channel:
+            for name in names:
+                try:
+                    if channel.queue_declare(queue=name, passive=True).message_count:
+                        waiting.add(name)
+                except Exception:  # kombu raises ChannelError for a queue with no message
+                    continue
+    except Exception:
+        logger.warning("could not read the queues' lengths; re-driving", exc_info=True)
+        return set()
+    return waiting
 
 
 def send_deliveries(
     deliveries: Iterable[tuple[Subscription | tuple[str, str], dict[str, Any]]],
-    *,
-    retry_policy: dict[str, Any] | None = None,
 ) -> int:
-    """Send one delivery message per (subscription, envelope) on one broker connection.
+    """Send (subscription, envelope) deliveries, one message per consuming context; return
+    how many deliveries were sent.
 
     A subscription may also be given as ``(context, handler_id)``, which is
     how the relay, the sweeps and the replay command send a stored delivery.
+    Each context's deliveries go in one ``<context>.deliver_events`` message
+    (split in chunks of ``EVENT_RELAY_BATCH_SIZE``), all on one broker
+    connection. The message's correlation header is the deliveries' common id,
+    if they share one (each delivery runs under its own event's id anyway).
     """
+    by_context: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for target, envelope in deliveries:
+        if isinstance(target, Subscription):
+            context, handler = target.context, target.handler_id
+        else:
+            context, handler = target
+        by_context[context].append({"handler": handler, "event": envelope})
+    if not by_context:
+        return 0
     app = current_app._get_current_object()
+    size = batch_size()
     sent = 0
     with app.producer_or_acquire() as producer:
-        for target, envelope in deliveries:
-            if isinstance(target, Subscription):
-                context, handler = target.context, target.handler_id
-            else:
-                context, handler = target
-            _send(app, producer, context, handler, envelope, retry_policy)
-            sent += 1
+        for context, batch in by_context.items():
+            for start in range(0, len(batch), size):
+                chunk = batch[start : start + size]
+                _send(app, producer, context, chunk)
+                sent += len(chunk)
     return sent
 
 
-def _send(app, producer, context, handler, envelope, retry_policy) -> None:
-    options: dict[str, Any] = {}
-    if retry_policy is not None:
-        options["retry_policy"] = retry_policy
+def _send(app, producer, context: str, deliveries: list[dict[str, Any]]) -> None:
+    correlation_ids = {delivery["event"].get("correlation_id") for delivery in deliveries}
+    headers = {CORRELATION_HEADER: correlation_ids.pop()} if len(correlation_ids) == 1 else {}
     app.send_task(
         deliver_task_name(context),
-        kwargs={"handler": handler, "event": envelope},
+        kwargs={"deliveries": deliveries},
         queue=context,
         producer=producer,
         add_to_parent=False,
-        headers={CORRELATION_HEADER: envelope.get("correlation_id")},
-        **options,
+        headers=headers,
     )

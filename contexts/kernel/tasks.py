@@ -1,14 +1,17 @@
 """Celery tasks of the event machinery (thin: each calls one kernel function).
 
-- ``<context>.deliver_event``, one per context, routed to that context's queue:
-  deliver one event to one of the context's handlers. When the context's
-  database is unreachable the task is retried (a Celery retry publishes the
-  message again before this one is acknowledged; acknowledging a failure would
-  lose it, and rejecting it without requeue on Redis would drop it).
+- ``<context>.deliver_events``, one per context, routed to that context's
+  queue: deliver a batch of (handler id, envelope) deliveries to the context's
+  handlers. When the context's database is unreachable the task is retried (a
+  Celery retry publishes the message again before this one is acknowledged;
+  acknowledging a failure would lose it, and rejecting it without requeue on
+  Redis would drop it).
+- ``<context>.deliver_event``: one delivery, the same way; relays no longer
+  send it, and it stays for messages queued by older deployments.
 - ``<context>.confirm_deliveries``, one per context, on its queue: consumers
   confirm deliveries of the context's events (many per message).
 - ``kernel.sweep_events`` (beat, every ``EVENT_SWEEP_SECONDS``): relay what the
-  on-commit relay could not, resend due retries, and re-drive deliveries their
+  workers' relay loops have not, resend due retries, and re-drive deliveries their
   consumers have not confirmed.
 - ``kernel.purge_event_history`` (beat, daily): retention, in budgeted runs that
   continue until the backlog is gone.
@@ -34,6 +37,17 @@ def _retry_when_database_unreachable(task, exc: Exception):
 
 
 def _delivery_task(context: str):
+    def deliver_events(self, deliveries: list[dict[str, Any]]) -> list[str]:
+        try:
+            return delivery.deliver_batch(context=context, deliveries=deliveries)
+        except delivery.DATABASE_ERRORS as exc:
+            raise _retry_when_database_unreachable(self, exc) from exc
+
+    deliver_events.__name__ = deliver_events.__qualname__ = f"deliver_{context}_events"
+    return shared_task(name=relay.deliver_task_name(context), bind=True)(deliver_events)
+
+
+def _single_delivery_task(context: str):
     def deliver_event(self, handler: str, event: dict[str, Any]) -> str:
         try:
             return delivery.deliver(context=context, handler=handler, event=event)
@@ -41,7 +55,7 @@ def _delivery_task(context: str):
             raise _retry_when_database_unreachable(self, exc) from exc
 
     deliver_event.__name__ = deliver_event.__qualname__ = f"deliver_{context}_event"
-    return shared_task(name=relay.deliver_task_name(context), bind=True)(deliver_event)
+    return shared_task(name=relay.single_deliver_task_name(context), bind=True)(deliver_event)
 
 
 def _confirmation_task(context: str):
@@ -55,8 +69,10 @@ def _confirmation_task(context: str):
     return shared_task(name=relay.confirmation_task_name(context), bind=True)(confirm_deliveries)
 
 
-#: One delivery task per context, so each runs on that context's own queue.
+#: One batch delivery task per context, so each runs on that context's own queue.
 DELIVERY_TASKS = {context: _delivery_task(context) for context in CONTEXTS}
+#: The single-delivery tasks of older deployments, still consumed.
+SINGLE_DELIVERY_TASKS = {context: _single_delivery_task(context) for context in CONTEXTS}
 #: One confirmation task per context (as publisher), on its own queue.
 CONFIRMATION_TASKS = {context: _confirmation_task(context) for context in CONTEXTS}
 

@@ -9,7 +9,7 @@ class OrdersConfig(AppConfig):
 
     def ready(self) -> None:
         from contexts.kernel.operations import register_signal
-        from contexts.orders import handlers  # noqa: F401  (registers the read-model handlers)
+        from contexts.orders import handlers  # noqa: F401  (retires the old read-model handlers)
         from contexts.orders.selectors import sagas_needing_attention_count
 
         # Staff watch this count with the kernel's (outbox lag, dead letters); the

@@ -1,27 +1,24 @@
-"""The orders context's own event subscriptions: keep the order list's read model.
+"""The orders context's own event subscriptions: none today.
 
-Each handler projects the order's summary row from its history up to the
-event's entry, and ignores an event the row already reflects (duplicates,
-out-of-order deliveries). See ``read_models.py``.
+The order list's read model (``OrderSummary``) is written in the transaction
+that changes the order (placement in ``services.py``, every status change in
+``history.append``), so the orders context no longer projects its own events
+through the broker. The handlers that did are retired below: outbox rows and
+queued messages written by older deployments still name them, and their
+deliveries are closed and confirmed without running anything (see
+``contexts.kernel.bus.retire``).
 """
 
 from __future__ import annotations
 
-from contexts.kernel.bus import subscribe
-from contexts.orders.events import OrderCancelled, OrderConfirmed, OrderPlaced
-from contexts.orders.read_models import order_summary_apply_event
+from contexts.kernel.bus import retire
 
-
-@subscribe(OrderPlaced, context="orders", id="orders.project_order_placed")
-def project_order_placed(event: OrderPlaced) -> None:
-    order_summary_apply_event(order_id=event.order_id, event_id=event.event_id)
-
-
-@subscribe(OrderConfirmed, context="orders", id="orders.project_order_confirmed")
-def project_order_confirmed(event: OrderConfirmed) -> None:
-    order_summary_apply_event(order_id=event.order_id, event_id=event.event_id)
-
-
-@subscribe(OrderCancelled, context="orders", id="orders.project_order_cancelled")
-def project_order_cancelled(event: OrderCancelled) -> None:
-    order_summary_apply_event(order_id=event.order_id, event_id=event.event_id)
+for _removed in (
+    "orders.project_order_placed",
+    "orders.project_order_confirmed",
+    "orders.project_order_cancelled",
+):
+    retire(
+        _removed,
+        reason="the order list's read model is written in the order's own transaction",
+    )

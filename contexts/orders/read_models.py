@@ -1,13 +1,12 @@
-"""The customer order list's read model (``OrderSummary``): projection and rebuild.
+"""The customer order list's read model (``OrderSummary``): rebuild.
 
 The row of an order is written in the order's own transactions (placement and
 every status change, see ``history.append``), so a list read right after a
-POST already shows the order. The event handlers (``handlers.py``) project the
-same row from the order's history up to the event they receive; they ignore
-an event whose sequence the row already reflects, so duplicates and
-out-of-order deliveries end in the same state. A rebuild
-locks the orders of each batch before it reads their histories, so it never
-writes a row older than its order. See docs/read-models.md.
+POST already shows the order, and no event goes through the broker to keep
+it. A rebuild (a new read model, a table truncated) projects the rows from
+the orders' histories; it locks the orders of each batch before it reads
+their histories, so it never writes a row older than its order. See
+docs/read-models.md.
 """
 
 from __future__ import annotations
@@ -18,7 +17,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from uuid import UUID
 
-from django.db import IntegrityError
 from django.db.models import QuerySet
 
 from contexts.kernel.transactions import atomic
@@ -28,54 +26,6 @@ from contexts.orders.models import Order, OrderHistoryEntry, OrderSummary
 logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 500
-
-
-def order_summary_apply_event(*, order_id: UUID, event_id: UUID) -> bool:
-    """Bring the order's summary up to the history entry published as ``event_id``.
-
-    Returns False when the row already reflects that entry or a later one
-    (stale or repeated event): nothing changes then.
-    """
-    with atomic("orders"):
-        sequence = (
-            OrderHistoryEntry.objects.filter(event_id=event_id)
-            .values_list("sequence", flat=True)
-            .first()
-        )
-        if sequence is None:
-            # The outbox row commits with its history entry, so this is an event
-            # from before history recorded event ids: project the whole history.
-            sequence = (
-                Order.objects.filter(pk=order_id).values_list("last_sequence", flat=True).first()
-            )
-            if sequence is None:
-                logger.warning("event %s names unknown order %s", event_id, order_id)
-                return False
-        current = (
-            OrderSummary.objects.filter(order_id=order_id)
-            .values_list("last_sequence", flat=True)
-            .first()
-        )
-        if current is not None and current >= sequence:
-            return False
-        state = history.replay(
-            OrderHistoryEntry.objects.filter(order_id=order_id, sequence__lte=sequence).order_by(
-                "sequence"
-            )
-        )
-        fields = history.summary_fields(state)
-        if current is None:
-            try:
-                with atomic("orders"):
-                    OrderSummary.objects.create(order_id=order_id, **fields)
-                return True
-            except IntegrityError:
-                pass  # created concurrently: fall through to the conditional update
-        return bool(
-            OrderSummary.objects.filter(
-                order_id=order_id, last_sequence__lt=fields["last_sequence"]
-            ).update(**fields)
-        )
 
 
 def _histories(order_ids: list[UUID]) -> dict[UUID, list[OrderHistoryEntry]]:

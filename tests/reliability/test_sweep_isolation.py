@@ -59,7 +59,7 @@ def test_a_failing_database_and_hanging_email_do_not_stop_the_other_events(
     late, retried = LateProbe(), ProbeHappened()
     unpublished(late)
     failed_once_and_due(retried)
-    purge_broker()  # the on-commit relay's messages are lost: only the sweep can deliver
+    purge_broker()  # the relay's messages are lost: only the sweep can deliver
 
     with HangingServer() as smtp:
         for n in range(8):  # sends that hang in turn, each until EMAIL_TIMEOUT

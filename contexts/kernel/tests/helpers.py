@@ -13,14 +13,21 @@ from contexts.kernel.databases import database_for
 from contexts.kernel.events import DomainEvent
 from contexts.kernel.models import OutboxMessage
 from contexts.kernel.outbox import publish
-from contexts.kernel.relay import envelope_of
+from contexts.kernel.relay import envelope_of, relay_outbox
 from contexts.kernel.transactions import atomic
 
 
-def publish_committed(event: DomainEvent) -> dict[str, Any]:
-    """Publish ``event`` in its own committed transaction; return its delivery envelope."""
+def publish_committed(event: DomainEvent, *, relay: bool = True) -> dict[str, Any]:
+    """Publish ``event`` in its own committed transaction; return its delivery envelope.
+
+    With ``relay`` (the default) the publisher's outbox is relayed right away,
+    in this process, as a worker's relay loop does once woken by the commit
+    (tests without a worker have no loop; with one, both relays split the rows).
+    """
     with atomic(event.context):
         publish(event)
+    if relay:
+        relay_outbox(databases=[database_for(event.context)])
     return envelope_of(outbox_row(event))
 
 
@@ -46,3 +53,17 @@ def queued_messages(queue: str) -> list[dict[str, Any]]:
             {"task": message["headers"]["task"], "kwargs": body[1], "headers": message["headers"]}
         )
     return messages
+
+
+def queued_deliveries(queue: str) -> list[dict[str, Any]]:
+    """The deliveries waiting in ``queue``: one entry per (handler, event) of every
+    ``deliver_events`` batch message (and per ``deliver_event`` message of older
+    deployments), each ``{"task", "kwargs": {"handler", "event"}, "headers"}``."""
+    deliveries = []
+    for message in queued_messages(queue):
+        if message["task"].endswith(".deliver_events"):
+            for item in message["kwargs"]["deliveries"]:
+                deliveries.append({**message, "kwargs": item})
+        elif message["task"].endswith(".deliver_event"):
+            deliveries.append(message)
+    return deliveries

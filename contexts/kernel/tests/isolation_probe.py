@@ -6,7 +6,8 @@ shared mode too (the context then has an alias of its own, as in split mode),
 so every connection to it fails the way an unreachable database does.
 
 ``LateProbe`` is published by the context whose database the sweep visits
-last, so a sweep that stops at the broken database never reaches it.
+last, so a sweep that stops at the broken database never reaches it. The
+worker's relay loops are unregistered, so that only the sweep relays.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from contexts.kernel.bus import subscribe
 from contexts.kernel.databases import CONTEXTS
 from contexts.kernel.events import DomainEvent
 from contexts.kernel.tests.probe import CONSUMER, record_effect
+from contexts.kernel.wakeup import registered_loops, unregister
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -49,3 +51,6 @@ def break_database(context: str, port: int) -> None:
 
 if os.environ.get("TEST_BROKEN_CONTEXT"):
     break_database(os.environ["TEST_BROKEN_CONTEXT"], int(os.environ["TEST_BROKEN_DATABASE_PORT"]))
+    for registered in registered_loops():
+        if registered.name.startswith("kernel.relay."):
+            unregister(registered.name)

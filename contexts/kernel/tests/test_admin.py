@@ -9,7 +9,7 @@ from contexts.kernel import delivery
 from contexts.kernel.databases import database_for
 from contexts.kernel.models import DeadLetter, InboxMessage
 from contexts.kernel.testing import purge_broker
-from contexts.kernel.tests.helpers import publish_committed, queued_messages
+from contexts.kernel.tests.helpers import publish_committed, queued_deliveries
 from contexts.kernel.tests.probe import CONSUMER, ProbeHappened
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -69,7 +69,7 @@ def test_the_replay_action_delivers_the_dead_letter_again(admin, dead_letter):
     assert dead_letter.replayed_at is not None
     inbox = InboxMessage.objects.using(database_for(CONSUMER)).get(event_id=dead_letter.event_id)
     assert (inbox.status, inbox.attempts) == (InboxMessage.Status.PENDING, 0)
-    [message] = queued_messages(CONSUMER)
+    [message] = queued_deliveries(CONSUMER)
     assert message["kwargs"]["event"]["event_id"] == str(dead_letter.event_id)
 
 
@@ -101,7 +101,7 @@ def test_a_staff_user_who_may_only_view_dead_letters_cannot_replay_them(staff_us
 
     dead_letter.refresh_from_db()
     assert dead_letter.replayed_at is None
-    assert queued_messages(CONSUMER) == []
+    assert queued_deliveries(CONSUMER) == []
     listing = viewer.get("/admin/kernel/deadletter/", db_param()).content.decode()
     assert 'value="replay"' not in listing  # the action is not even offered
 
@@ -117,4 +117,4 @@ def test_the_change_permission_on_dead_letters_allows_the_replay(staff_user, dea
 
     dead_letter.refresh_from_db()
     assert dead_letter.replayed_at is not None
-    assert len(queued_messages(CONSUMER)) == 1
+    assert len(queued_deliveries(CONSUMER)) == 1

@@ -25,7 +25,12 @@ from contexts.kernel.delivery import (
 from contexts.kernel.models import DeadLetter, InboxMessage, OutboxMessage
 from contexts.kernel.relay import confirm_deliveries, redrive_unconfirmed
 from contexts.kernel.testing import purge_broker
-from contexts.kernel.tests.helpers import outbox_row, publish_committed, queued_messages
+from contexts.kernel.tests.helpers import (
+    outbox_row,
+    publish_committed,
+    queued_deliveries,
+    queued_messages,
+)
 from contexts.kernel.tests.probe import CONSUMER, PUBLISHER, ProbeHappened, record_effect
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -116,7 +121,7 @@ def test_the_sweep_re_drives_unconfirmed_deliveries_with_a_growing_wait(probe_ef
     OutboxMessage.objects.using(database).update(redrive_at=timezone.now())
     start = timezone.now()
     assert redrive_unconfirmed() == 1
-    [message] = queued_messages(CONSUMER)
+    [message] = queued_deliveries(CONSUMER)
     assert message["kwargs"] == {"handler": HANDLER, "event": envelope}
     row = outbox_row(lost)
     assert row.redrives == 1
@@ -203,7 +208,7 @@ def test_an_unknown_handler_is_retried_later_never_dead_lettered(probe_effects, 
         )
         purge_broker()
         assert redrive_due_deliveries() == 1
-        [message] = queued_messages(CONSUMER)
+        [message] = queued_deliveries(CONSUMER)
         assert deliver(context=CONSUMER, **message["kwargs"]) == PROCESSED
     finally:
         unsubscribe(handler_id)
@@ -250,3 +255,30 @@ def test_the_data_migration_maps_import_paths_to_handler_ids():
         new,
     ]
     assert DeadLetter.objects.using(alias).get().handler == new
+
+
+def test_a_delivery_still_waiting_in_its_queue_is_not_re_driven_until_the_queue_drains(
+    settings,
+):
+    settings.EVENT_REDRIVE_MAX_SECONDS = 300
+    waiting = ProbeHappened(mode="ok")
+    publish_committed(waiting)  # its delivery message waits in the consumer's queue
+    database = database_for(PUBLISHER)
+    OutboxMessage.objects.using(database).update(redrive_at=timezone.now())
+
+    assert redrive_unconfirmed() == 0  # the queue holds a backlog: nothing sent
+    row = outbox_row(waiting)
+    assert row.redrives == 0 and row.redrive_at > timezone.now()
+    assert len(queued_deliveries(CONSUMER)) == 1
+
+    purge_broker()  # the queue drained, and the delivery never confirmed: it was lost
+    OutboxMessage.objects.using(database).update(redrive_at=timezone.now())
+    assert redrive_unconfirmed() == 1
+    assert outbox_row(waiting).redrives == 1
+
+    # An old row is re-driven even behind a backlog (the wait is bounded).
+    publish_committed(ProbeHappened(mode="ok"))  # a backlog again
+    OutboxMessage.objects.using(database).filter(pk=waiting.event_id).update(
+        redrive_at=timezone.now(), published_at=timezone.now() - timedelta(seconds=301)
+    )
+    assert redrive_unconfirmed() == 1

@@ -14,7 +14,7 @@ from contexts.kernel.databases import database_for
 from contexts.kernel.delivery import deliver, redrive_due_deliveries
 from contexts.kernel.models import DeadLetter, InboxMessage, OutboxMessage
 from contexts.kernel.testing import purge_broker
-from contexts.kernel.tests.helpers import publish_committed, queued_messages
+from contexts.kernel.tests.helpers import publish_committed, queued_deliveries
 from contexts.kernel.tests.probe import CONSUMER, ProbeEcho, ProbeHappened
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -33,6 +33,11 @@ def inbox(event) -> InboxMessage:
     return InboxMessage.objects.using(database_for(CONSUMER)).get(
         event_id=event.event_id, handler=HANDLER
     )
+
+
+def count_delivery(envelope) -> None:
+    """What a delivery that started and never finished leaves behind: its count."""
+    delivery._count_deliveries(CONSUMER, [delivery._Delivery(HANDLER, envelope)])
 
 
 def dead_letters():
@@ -106,7 +111,7 @@ def test_deliveries_that_never_finished_are_dead_lettered_without_running_again(
     event = ProbeHappened()
     envelope = publish_committed(event)
     for _ in range(3):  # what three crashed deliveries leave behind
-        delivery._count_delivery(CONSUMER, HANDLER, envelope)
+        count_delivery(envelope)
 
     assert deliver(context=CONSUMER, handler=HANDLER, event=envelope) == delivery.DEAD
 
@@ -119,7 +124,7 @@ def test_deliveries_that_never_finished_are_dead_lettered_without_running_again(
 def test_the_sweep_resends_due_deliveries_only():
     due, later = ProbeHappened(), ProbeHappened()
     for event in (due, later):
-        delivery._count_delivery(CONSUMER, HANDLER, publish_committed(event))
+        count_delivery(publish_committed(event))
     purge_broker()
     alias = database_for(CONSUMER)
     InboxMessage.objects.using(alias).filter(event_id=due.event_id).update(
@@ -128,7 +133,7 @@ def test_the_sweep_resends_due_deliveries_only():
 
     assert redrive_due_deliveries() == 1
 
-    [message] = queued_messages(CONSUMER)
+    [message] = queued_deliveries(CONSUMER)
     assert message["kwargs"]["event"]["event_id"] == str(due.event_id)
     assert inbox(due).next_attempt_at > timezone.now()  # not resent by the next sweep
     assert redrive_due_deliveries() == 0
@@ -151,7 +156,7 @@ def test_replaying_a_dead_letter_delivers_it_again_once_fixed(tmp_path, probe_ef
     assert letter.replayed_at is not None
     row = inbox(event)
     assert (row.status, row.attempts) == (InboxMessage.Status.PENDING, 0)
-    [message] = queued_messages(CONSUMER)  # sent at once, on commit
+    [message] = queued_deliveries(CONSUMER)  # sent at once, on commit
     assert deliver(**{"context": CONSUMER, **message["kwargs"]}) == delivery.PROCESSED
     assert probe_effects.count(event.event_id) == 1
     call_command("replay_dead_letters")  # nothing left open
@@ -180,3 +185,59 @@ def test_retention_purges_old_processed_inbox_rows_and_keeps_open_dead_letters(s
         recent.event_id
     }
     assert DeadLetter.objects.using(alias).count() == 1  # open: kept for a human
+
+
+def test_a_batch_isolates_a_failing_handler_and_confirms_everything_in_one_message(
+    tmp_path, probe_effects
+):
+    from contexts.kernel.tests.helpers import queued_messages
+    from contexts.kernel.tests.probe import PUBLISHER
+
+    failing = tmp_path / "fail"
+    failing.touch()
+    first, broken, last = (
+        ProbeHappened(),
+        ProbeHappened(mode="fail_while_file", path=str(failing)),
+        ProbeHappened(),
+    )
+    envelopes = [publish_committed(event) for event in (first, broken, last)]
+    purge_broker()
+
+    outcomes = delivery.deliver_batch(
+        context=CONSUMER, deliveries=[{"handler": HANDLER, "event": e} for e in envelopes]
+    )
+
+    assert outcomes == [delivery.PROCESSED, delivery.RETRY, delivery.PROCESSED]
+    assert [probe_effects.count(e.event_id) for e in (first, broken, last)] == [1, 0, 1]
+    row = inbox(broken)
+    assert (row.status, row.attempts) == (InboxMessage.Status.PENDING, 1)
+    assert row.next_attempt_at > timezone.now() and "fail" in row.last_error
+    [confirmation] = queued_messages(PUBLISHER)
+    assert sorted(confirmation["kwargs"]["confirmations"]) == sorted(
+        [str(e.event_id), HANDLER] for e in (first, broken, last)
+    )
+
+    # The same batch again: two duplicates, and the fixed handler runs once.
+    failing.unlink()
+    outcomes = delivery.deliver_batch(
+        context=CONSUMER, deliveries=[{"handler": HANDLER, "event": e} for e in envelopes]
+    )
+    assert outcomes == [delivery.DUPLICATE, delivery.PROCESSED, delivery.DUPLICATE]
+    assert [probe_effects.count(e.event_id) for e in (first, broken, last)] == [1, 1, 1]
+
+
+def test_a_batchs_inbox_statements_do_not_grow_with_its_size(probe_effects):
+    from django.db import connections
+    from django.test.utils import CaptureQueriesContext
+
+    def inbox_statements(size: int) -> int:
+        envelopes = [publish_committed(ProbeHappened()) for _ in range(size)]
+        deliveries = [{"handler": HANDLER, "event": e} for e in envelopes]
+        with CaptureQueriesContext(connections[database_for(CONSUMER)]) as queries:
+            assert set(delivery.deliver_batch(context=CONSUMER, deliveries=deliveries)) == {
+                delivery.PROCESSED
+            }
+        return sum("kernel_inboxmessage" in q["sql"] for q in queries.captured_queries)
+
+    # Count (one INSERT ... ON CONFLICT), lock and claim: three statements for any size.
+    assert inbox_statements(2) == inbox_statements(20) == 3

@@ -15,7 +15,12 @@ from contexts.kernel.models import OutboxMessage
 from contexts.kernel.outbox import PublishOutsideTransaction, publish
 from contexts.kernel.relay import relay_outbox
 from contexts.kernel.testing import purge_broker
-from contexts.kernel.tests.helpers import outbox_row, publish_committed, queued_messages
+from contexts.kernel.tests.helpers import (
+    outbox_row,
+    publish_committed,
+    queued_deliveries,
+    queued_messages,
+)
 from contexts.kernel.tests.probe import CONSUMER, PUBLISHER, ProbeEcho, ProbeHappened
 from contexts.kernel.transactions import atomic
 
@@ -64,7 +69,7 @@ def test_publish_outside_a_transaction_is_refused():
     assert all_outbox_rows() == []
 
 
-def test_commit_relays_one_message_to_the_consuming_contexts_queue():
+def test_commit_sends_no_message_and_the_relay_sends_one_batch_per_consumer():
     token = set_correlation_id("req-123")
     try:
         event = ProbeHappened(mode="ok")
@@ -73,24 +78,64 @@ def test_commit_relays_one_message_to_the_consuming_contexts_queue():
     finally:
         reset_correlation_id(token)
 
+    # The publisher (a web request) never talks to the broker: the relay loop does.
+    assert outbox_row(event).published_at is None
+    assert queued_messages(CONSUMER) == []
+
+    assert relay_outbox() == 1
     assert outbox_row(event).published_at is not None
     [message] = queued_messages(CONSUMER)
-    assert message["task"] == f"{CONSUMER}.deliver_event"
-    assert message["kwargs"]["handler"] == "kernel_tests.handle_probe"
-    assert message["kwargs"]["event"]["event_id"] == str(event.event_id)
-    assert message["kwargs"]["event"]["correlation_id"] == "req-123"
+    assert message["task"] == f"{CONSUMER}.deliver_events"
+    [delivery] = message["kwargs"]["deliveries"]
+    assert delivery["handler"] == "kernel_tests.handle_probe"
+    assert delivery["event"]["event_id"] == str(event.event_id)
+    assert delivery["event"]["correlation_id"] == "req-123"
     assert message["headers"]["x_correlation_id"] == "req-123"
 
 
-def test_one_transaction_publishing_several_events_relays_them_all():
+def test_one_message_carries_every_delivery_of_a_relay_batch():
     events = [ProbeHappened() for _ in range(3)]
     with atomic(PUBLISHER):
         for event in events:
             publish(event)
+    publish_committed(ProbeHappened(), relay=False)  # another transaction
 
-    assert all(outbox_row(event).published_at for event in events)
-    ids = {m["kwargs"]["event"]["event_id"] for m in queued_messages(CONSUMER)}
-    assert ids == {str(event.event_id) for event in events}
+    assert relay_outbox() == 4
+    [message] = queued_messages(CONSUMER)
+    ids = {d["event"]["event_id"] for d in message["kwargs"]["deliveries"]}
+    assert {str(event.event_id) for event in events} < ids
+    assert len(ids) == 4
+
+
+def test_a_commit_notifies_the_relay_loops_once_and_a_rollback_not_at_all():
+    import psycopg
+
+    alias = database_for(PUBLISHER)
+    if connections[alias].vendor != "postgresql":
+        pytest.skip("LISTEN/NOTIFY is PostgreSQL's")
+    params = connections[alias].get_connection_params()
+    with psycopg.connect(**params, autocommit=True) as listener:
+        listener.execute(f"LISTEN {relay.RELAY_CHANNEL}")
+        with atomic(PUBLISHER):
+            for _ in range(3):
+                publish(ProbeHappened())
+        with pytest.raises(RuntimeError), atomic(PUBLISHER):
+            publish(ProbeHappened())
+            raise RuntimeError("rollback")
+        received = list(listener.notifies(timeout=1.0))
+    assert [n.channel for n in received] == [relay.RELAY_CHANNEL]
+
+
+def test_a_relay_loop_per_database_claims_at_most_its_limit_per_run():
+    from contexts.kernel.wakeup import registered_loops
+
+    loops = {lp.name: lp for lp in registered_loops() if lp.name.startswith("kernel.relay.")}
+    assert set(loops) == {f"kernel.relay.{alias}" for alias in relay.database_contexts()}
+    run = loops[f"kernel.relay.{database_for(PUBLISHER)}"].run
+    _unpublished_rows(5)
+
+    assert [run(2), run(2), run(2), run(2)] == [2, 2, 1, 0]
+    assert len(queued_deliveries(CONSUMER)) == 5
 
 
 def test_an_event_nobody_consumes_is_marked_published_without_a_message():
@@ -119,7 +164,7 @@ def _unpublished_rows(count: int) -> list[OutboxMessage]:
     return OutboxMessage.objects.using(database_for(PUBLISHER)).bulk_create(rows)
 
 
-def test_the_sweep_relays_rows_the_on_commit_relay_left_behind(settings):
+def test_the_sweep_relays_rows_the_relay_loops_left_behind(settings):
     settings.EVENT_RELAY_BATCH_SIZE = 7
     rows = _unpublished_rows(20)
 
@@ -128,7 +173,8 @@ def test_the_sweep_relays_rows_the_on_commit_relay_left_behind(settings):
     assert not OutboxMessage.objects.using(database_for(PUBLISHER)).filter(
         published_at__isnull=True
     )
-    ids = [m["kwargs"]["event"]["event_id"] for m in queued_messages(CONSUMER)]
+    ids = [m["kwargs"]["event"]["event_id"] for m in queued_deliveries(CONSUMER)]
+    assert len(queued_messages(CONSUMER)) == 3  # one per batch of 7
     assert sorted(ids) == sorted(str(row.event_id) for row in rows)
     assert relay_outbox() == 0
 
@@ -137,15 +183,12 @@ def test_a_relay_crashing_mid_batch_leaves_its_rows_for_the_next_run(settings, m
     settings.EVENT_RELAY_BATCH_SIZE = 10
     _unpublished_rows(10)
     real_send = relay._send
-    sent: list[tuple[object, ...]] = []
 
-    def crash_after_four(*args):
-        if len(sent) == 4:
-            raise RuntimeError("relay process died")
-        sent.append(args)
+    def send_then_die(*args):
         real_send(*args)
+        raise RuntimeError("relay process died after sending, before its commit")
 
-    monkeypatch.setattr(relay, "_send", crash_after_four)
+    monkeypatch.setattr(relay, "_send", send_then_die)
     with pytest.raises(RuntimeError):
         relay_outbox()
     assert OutboxMessage.objects.using(database_for(PUBLISHER)).filter(
@@ -154,8 +197,8 @@ def test_a_relay_crashing_mid_batch_leaves_its_rows_for_the_next_run(settings, m
 
     monkeypatch.setattr(relay, "_send", real_send)
     assert relay_outbox() == 10
-    # At least once: the four sent before the crash are sent again, none skipped.
-    assert len(queued_messages(CONSUMER)) == 14
+    # At least once: the ten sent before the crash are sent again, none skipped.
+    assert len(queued_deliveries(CONSUMER)) == 20
 
 
 def test_the_relay_query_uses_the_partial_index():

@@ -179,7 +179,8 @@ print(event.event_id)
 def test_publishing_succeeds_while_the_broker_is_down_and_the_sweep_delivers_later(
     start_probe_worker, probe_effects
 ):
-    """The event is an outbox row; the relay sends it when the broker is back."""
+    """The event is an outbox row; a relay sends it when the broker is back (here the
+    worker's relay loop, which runs when the worker starts; the sweep would too)."""
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings",
@@ -199,8 +200,7 @@ def test_publishing_succeeds_while_the_broker_is_down_and_the_sweep_delivers_lat
     row = OutboxMessage.objects.using(database_for(PUBLISHER)).get(pk=event_id)
     assert row.published_at is None
 
-    start_probe_worker()
-    assert relay_outbox() == 1  # the sweep, with the broker reachable
+    start_probe_worker(env={"ENGINE_POLL_SECONDS": "600"})  # no NOTIFY reaches it now
 
     wait_for(lambda: probe_effects.count(event_id) == 1)
     row.refresh_from_db()
@@ -210,7 +210,8 @@ def test_publishing_succeeds_while_the_broker_is_down_and_the_sweep_delivers_lat
 def test_two_relays_over_thousands_of_rows_deliver_every_event_with_one_effect(
     start_probe_worker, probe_effects, monkeypatch
 ):
-    """SKIP LOCKED relays in parallel, one of them crashing mid-batch."""
+    """SKIP LOCKED relays in parallel (two here and the worker's relay loop), one of them
+    crashing mid-batch (at its first send, with its batch claimed)."""
     total = 2000
     events = [ProbeHappened() for _ in range(total)]
     OutboxMessage.objects.using(database_for(PUBLISHER)).bulk_create(
@@ -226,7 +227,8 @@ def test_two_relays_over_thousands_of_rows_deliver_every_event_with_one_effect(
 
     def send(*args):
         if threading.current_thread().name == "relay-crashing":
-            if len(crashing_sends) == 150:
+            if not crashing_sends:
+                crashing_sends.append(args)
                 raise RuntimeError("relay died mid-batch")
             crashing_sends.append(args)
         real_send(*args)
@@ -309,3 +311,16 @@ def test_deliveries_held_by_a_sigkilled_worker_are_re_driven_within_seconds(
     assert [probe_effects.count(e.event_id) for e in events] == [1, 1, 1, 1]
     for event in events:
         wait_for(lambda event=event: outbox_row(event).unconfirmed == {})
+
+
+def test_the_workers_relay_loop_sends_a_committed_event_at_once(start_probe_worker, probe_effects):
+    """No sweep (no beat), no relay in the test, a 600 s poll: only NOTIFY can wake it."""
+    worker = start_probe_worker(env={"ENGINE_POLL_SECONDS": "600"})
+    events = [ProbeHappened(mode="ok") for _ in range(3)]
+    for event in events:
+        publish_committed(event, relay=False)
+
+    wait_for(lambda: all(probe_effects.count(event.event_id) == 1 for event in events), timeout=15)
+    assert all(outbox_row(event).published_at for event in events)
+    wait_for(lambda: all(outbox_row(event).unconfirmed == {} for event in events), timeout=15)
+    assert "failed; it runs again" not in worker.logs()
