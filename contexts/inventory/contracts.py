@@ -15,6 +15,7 @@ from contexts.kernel.errors import DomainError
 
 __all__ = [
     "InventoryError",
+    "OrderStock",
     "OutOfStock",
     "ReservationNotHeld",
     "StockLevelInfo",
@@ -28,6 +29,14 @@ class StockLine:
 
     product_id: UUID
     quantity: int
+
+
+@dataclass(frozen=True)
+class OrderStock:
+    """What one order asks to reserve: its lines (``reserve_stock_for_orders``)."""
+
+    order_id: UUID
+    lines: tuple[StockLine, ...]
 
 
 @dataclass(frozen=True)

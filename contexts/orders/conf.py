@@ -32,6 +32,11 @@ def retry_delay(attempt: int) -> timedelta:
     return timedelta(seconds=min(cap, base * 2 ** max(0, attempt - 1)))
 
 
+def batch_size() -> int:
+    """How many due sagas the loop claims and runs as one batch."""
+    return max(1, int(settings.ORDERS_SAGA_BATCH_SIZE))
+
+
 def lease() -> timedelta:
     """How long a claim or a heartbeat holds a saga step; a dead worker's step is due after it.
 
@@ -47,16 +52,8 @@ def step_deadline() -> timedelta:
 
 
 def sweep_grace() -> timedelta:
-    """How long a due saga waits for its queued task before the sweep re-enqueues it."""
+    """How long a saga may be overdue (the loop missed it) before the sweep runs it."""
     return timedelta(seconds=float(settings.ORDERS_SAGA_SWEEP_GRACE_SECONDS))
-
-
-def max_countdown() -> timedelta:
-    """The longest retry delay sent as a Celery countdown; longer ones wait for the sweep.
-
-    Long countdowns on Redis outlive the visibility timeout and die with a worker.
-    """
-    return timedelta(seconds=float(settings.ORDERS_SAGA_MAX_COUNTDOWN_SECONDS))
 
 
 def idempotency_key_ttl() -> timedelta:

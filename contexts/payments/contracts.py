@@ -16,6 +16,7 @@ from contexts.kernel.errors import DomainError
 
 __all__ = [
     "ChargeDeclined",
+    "ChargeRequest",
     "PaymentAbandoned",
     "PaymentError",
     "PaymentGatewayUnavailable",
@@ -44,6 +45,16 @@ class PaymentInfo:
     status: PaymentStatus
     amount: Decimal
     currency: str
+
+
+@dataclass(frozen=True)
+class ChargeRequest:
+    """One order to charge (``charge_for_orders``)."""
+
+    order_id: UUID
+    amount: Decimal
+    currency: str
+    payment_token: str
 
 
 class PaymentError(DomainError):

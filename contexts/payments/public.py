@@ -8,14 +8,16 @@ crash or a redelivery without charging or refunding twice.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 from uuid import UUID
 
 from contexts.payments import selectors, services
-from contexts.payments.contracts import PaymentInfo
+from contexts.payments.contracts import ChargeRequest, PaymentInfo
 
 __all__ = [
     "charge_for_order",
+    "charge_for_orders",
     "get_payment_for_order",
     "refund_for_order",
     "resubmit_rejected_refund",
@@ -41,6 +43,21 @@ def charge_for_order(
     return services.charge_for_order(
         order_id=order_id, amount=amount, currency=currency, payment_token=payment_token
     )
+
+
+def charge_for_orders(*, requests: Sequence[ChargeRequest]) -> dict[UUID, PaymentInfo | Exception]:
+    """``charge_for_order`` for many orders, with two transactions for all of them.
+
+    One transaction records every attempt about to be made (and answers the
+    orders that need no gateway call), the gateway is called for each order
+    with no transaction open, and one transaction records every outcome.
+    Returns, per order id, its ``PaymentInfo`` or the error ``charge_for_order``
+    would have raised for it (``ChargeDeclined``, ``PaymentGatewayUnavailable``,
+    ``PaymentError``; any other exception is a bug of the gateway adapter,
+    recorded and reported, not hidden): one order's failure never fails the
+    others.
+    """
+    return services.charge_for_orders(requests=requests)
 
 
 def refund_for_order(*, order_id: UUID) -> PaymentInfo | None:

@@ -17,6 +17,7 @@ from django.utils import timezone
 from contexts.kernel.testing import wait_for
 from contexts.orders import saga
 from contexts.orders.models import Order, SagaState
+from contexts.orders.saga import engine
 from contexts.payments import public as payments
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -26,15 +27,15 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def held_charge(monkeypatch):
     """The gateway call of the charge step blocks until the test releases it."""
     started, release = threading.Event(), threading.Event()
-    real_charge = payments.charge_for_order
+    real_charge = payments.charge_for_orders
 
     def slow_charge(**kwargs):
-        payment = real_charge(**kwargs)
+        outcomes = real_charge(**kwargs)
         started.set()
         assert release.wait(timeout=30), "the test never released the charge"
-        return payment
+        return outcomes
 
-    monkeypatch.setattr(payments, "charge_for_order", slow_charge)
+    monkeypatch.setattr(payments, "charge_for_orders", slow_charge)
     return started, release
 
 
@@ -89,15 +90,15 @@ def test_a_runner_whose_lease_ran_out_stops_before_moving_the_saga(
 ):
     settings.ORDERS_SAGA_LEASE_SECONDS = 1
     started, release = held_charge
-    heartbeats: list[saga._Heartbeat] = []
-    real_heartbeat = saga._Heartbeat
+    heartbeats: list[engine._Heartbeat] = []
+    real_heartbeat = engine._Heartbeat
 
-    def recorded(state):
-        heartbeat = real_heartbeat(state)
+    def recorded(states):
+        heartbeat = real_heartbeat(states)
         heartbeats.append(heartbeat)
         return heartbeat
 
-    monkeypatch.setattr(saga, "_Heartbeat", recorded)
+    monkeypatch.setattr(engine, "_Heartbeat", recorded)
     order_id = place_order(make_product(stock=2))["id"]
     runner = run_in_thread(order_id)
     assert started.wait(timeout=30)
