@@ -21,13 +21,7 @@ from datetime import datetime
 from uuid import UUID
 
 from contexts.inventory import selectors, services
-from contexts.inventory.contracts import (
-    InventoryError,
-    OrderStock,
-    ReservationNotHeld,
-    StockLevelInfo,
-    StockLine,
-)
+from contexts.inventory.contracts import OrderStock, StockLevelInfo, StockLine, StockOutcome
 
 __all__ = [
     "commit_stock_for_order",
@@ -54,27 +48,29 @@ def reserve_stock_for_order(*, order_id: UUID, lines: Sequence[StockLine]) -> No
     services.reserve_stock_for_order(order_id=order_id, lines=lines)
 
 
-def reserve_stock_for_orders(
-    *, requests: Sequence[OrderStock]
-) -> dict[UUID, InventoryError | None]:
+def reserve_stock_for_orders(*, requests: Sequence[OrderStock]) -> dict[UUID, StockOutcome]:
     """``reserve_stock_for_order`` for many orders in one transaction.
 
-    Returns, per order id, None when its stock is held (now or before) or the
-    error ``reserve_stock_for_order`` would have raised for it (``OutOfStock``,
-    ``ReservationNotHeld``): one order's shortage never fails the others.
-    Orders are served in the order given. ``ValueError`` (nothing reserved) for
-    a request without lines or with a quantity that is not a positive integer.
+    Returns each order's ``StockOutcome``: ``DONE`` when its stock is held (now
+    or before), else what ``reserve_stock_for_order`` would have raised for it
+    (``OUT_OF_STOCK`` with the short products, ``NOT_HELD``; ``error()`` gives
+    the exception): one order's shortage never fails the others. Orders are
+    served in the order given. ``ValueError`` (nothing reserved) for a request
+    without lines or with a quantity that is not a positive integer.
     """
-    return services.reserve_stock_for_orders(requests=requests)
+    outcomes = services.reserve_stock_for_orders(requests=requests)
+    return {order_id: StockOutcome.of(order_id, error) for order_id, error in outcomes.items()}
 
 
-def commit_stock_for_orders(*, order_ids: Sequence[UUID]) -> dict[UUID, ReservationNotHeld | None]:
+def commit_stock_for_orders(*, order_ids: Sequence[UUID]) -> dict[UUID, StockOutcome]:
     """``commit_stock_for_order`` for many orders in one transaction.
 
-    Returns, per order id, None when its stock was committed (now or before)
-    or the ``ReservationNotHeld`` it would have raised.
+    Returns each order's ``StockOutcome``: ``DONE`` when its stock was
+    committed (now or before), else ``NOT_HELD`` (what the single call raises
+    as ``ReservationNotHeld``).
     """
-    return services.commit_stock_for_orders(order_ids=order_ids)
+    outcomes = services.commit_stock_for_orders(order_ids=order_ids)
+    return {order_id: StockOutcome.of(order_id, error) for order_id, error in outcomes.items()}
 
 
 def commit_stock_for_order(*, order_id: UUID) -> None:

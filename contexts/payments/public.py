@@ -13,7 +13,7 @@ from decimal import Decimal
 from uuid import UUID
 
 from contexts.payments import selectors, services
-from contexts.payments.contracts import ChargeRequest, PaymentInfo
+from contexts.payments.contracts import ChargeOutcome, ChargeRequest, PaymentInfo
 
 __all__ = [
     "charge_for_order",
@@ -45,19 +45,23 @@ def charge_for_order(
     )
 
 
-def charge_for_orders(*, requests: Sequence[ChargeRequest]) -> dict[UUID, PaymentInfo | Exception]:
+def charge_for_orders(*, requests: Sequence[ChargeRequest]) -> dict[UUID, ChargeOutcome]:
     """``charge_for_order`` for many orders, with two transactions for all of them.
 
     One transaction records every attempt about to be made (and answers the
     orders that need no gateway call), the gateway is called for each order
-    with no transaction open, and one transaction records every outcome.
-    Returns, per order id, its ``PaymentInfo`` or the error ``charge_for_order``
-    would have raised for it (``ChargeDeclined``, ``PaymentGatewayUnavailable``,
-    ``PaymentError``; any other exception is a bug of the gateway adapter,
-    recorded and reported, not hidden): one order's failure never fails the
+    with no transaction open (same keys, same settling of unknown outcomes as
+    ``charge_for_order``), and one transaction records every outcome. Returns
+    each order's ``ChargeOutcome``: ``CAPTURED`` with the payment, or what
+    ``charge_for_order`` would have raised for it (``DECLINED``,
+    ``ABANDONED``, ``UNAVAILABLE``, ``REFUSED``; ``FAILED`` for a bug of the
+    gateway adapter, logged, not hidden). One order's failure never fails the
     others.
     """
-    return services.charge_for_orders(requests=requests)
+    return {
+        order_id: services.charge_outcome(order_id, outcome)
+        for order_id, outcome in services.charge_for_orders(requests=requests).items()
+    }
 
 
 def refund_for_order(*, order_id: UUID) -> PaymentInfo | None:

@@ -40,7 +40,9 @@ from contexts.kernel.transactions import atomic
 from contexts.payments import events
 from contexts.payments.contracts import (
     ChargeDeclined,
+    ChargeOutcome,
     ChargeRequest,
+    ChargeResult,
     PaymentAbandoned,
     PaymentError,
     PaymentGatewayUnavailable,
@@ -142,17 +144,7 @@ def charge_for_orders(*, requests: Sequence[ChargeRequest]) -> dict[UUID, Paymen
         outcomes[order_id] = _late_capture_given_back(order_id)
 
     # 2. The gateway, with no transaction open.
-    calls: dict[UUID, _GatewayCall] = {}
-    for order_id in to_charge:
-        request = valid[order_id]
-        calls[order_id] = _call_gateway(
-            lambda gateway, r=request: gateway.charge(
-                idempotency_key=charge_key(r.order_id),
-                amount=r.amount,
-                currency=r.currency,
-                token=r.payment_token,
-            )
-        )
+    calls = {order_id: _charge_at_gateway(valid[order_id]) for order_id in to_charge}
     if not calls:
         return outcomes
 
@@ -211,6 +203,28 @@ def charge_for_orders(*, requests: Sequence[ChargeRequest]) -> dict[UUID, Paymen
     return outcomes
 
 
+def charge_outcome(order_id: UUID, outcome: PaymentInfo | Exception) -> ChargeOutcome:
+    """One order's result of ``charge_for_orders`` as the contract's plain data."""
+    if isinstance(outcome, PaymentInfo):
+        return ChargeOutcome(order_id=order_id, result=ChargeResult.CAPTURED, payment=outcome)
+    if isinstance(outcome, PaymentAbandoned):
+        result = ChargeResult.ABANDONED
+    elif isinstance(outcome, ChargeDeclined):
+        result = ChargeResult.DECLINED
+    elif isinstance(outcome, PaymentGatewayUnavailable):
+        result = ChargeResult.UNAVAILABLE
+    elif isinstance(outcome, PaymentError):
+        result = ChargeResult.REFUSED
+    else:
+        logger.error("charging order %s failed on a bug", order_id, exc_info=outcome)
+        return ChargeOutcome(
+            order_id=order_id,
+            result=ChargeResult.FAILED,
+            detail=f"{type(outcome).__name__}: {outcome}",
+        )
+    return ChargeOutcome(order_id=order_id, result=result, detail=str(outcome))
+
+
 #: What recording a charge's outcome may change on the payment row.
 _CHARGE_FIELDS = [
     "status",
@@ -220,6 +234,17 @@ _CHARGE_FIELDS = [
     "last_error",
     "updated_at",
 ]
+
+
+def _charge_at_gateway(request: ChargeRequest) -> _GatewayCall:
+    return _call_gateway(
+        lambda gateway: gateway.charge(
+            idempotency_key=charge_key(request.order_id),
+            amount=request.amount,
+            currency=request.currency,
+            token=request.payment_token,
+        )
+    )
 
 
 def _late_capture_given_back(order_id: UUID) -> Exception:

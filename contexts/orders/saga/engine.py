@@ -106,9 +106,9 @@ def claim_due(*, limit: int, now: datetime, due_by: datetime | None = None) -> l
         f" ORDER BY {next_at} LIMIT %s{lock}) RETURNING {pk}"
     )
     params = [
-        field.get_db_prep_value(now + conf.lease(), connection),  # type: ignore[union-attr]
+        field.get_db_prep_value(now + conf.lease(), connection),
         SagaStatus.ACTIVE,
-        field.get_db_prep_value(due_by or now, connection),  # type: ignore[union-attr]
+        field.get_db_prep_value(due_by or now, connection),
         limit,
     ]
     with atomic("orders"), connection.cursor() as cursor:

@@ -55,7 +55,9 @@ from contexts.orders.saga.outcomes import (
 from contexts.payments import public as payments
 from contexts.payments.contracts import (
     ChargeDeclined,
+    ChargeOutcome,
     ChargeRequest,
+    ChargeResult,
     PaymentError,
     PaymentGatewayUnavailable,
     PaymentInfo,
@@ -119,7 +121,8 @@ def reserve_stock(states: Sequence[SagaState]) -> list[Outcome]:
     except Exception as exc:
         return outcomes + [Retry(state, exc) for state in reserving]
     for state in reserving:
-        outcomes.append(_reserved(state, items[state.order_id], results[state.order_id]))
+        error = results[state.order_id].error()
+        outcomes.append(_reserved(state, items[state.order_id], error))
     return outcomes
 
 
@@ -184,8 +187,9 @@ def charge_payment(states: Sequence[SagaState]) -> list[Outcome]:
     return outcomes
 
 
-def _charged(state: SagaState, outcome: PaymentInfo | Exception) -> Outcome:
-    if isinstance(outcome, PaymentInfo):
+def _charged(state: SagaState, charge: ChargeOutcome) -> Outcome:
+    payment = charge.payment
+    if charge.result == ChargeResult.CAPTURED and payment is not None:
         return Move(
             state,
             step=Step.CONFIRM_ORDER,
@@ -193,14 +197,15 @@ def _charged(state: SagaState, outcome: PaymentInfo | Exception) -> Outcome:
                 Entry(
                     HistoryType.PAYMENT_CAPTURED,
                     {
-                        "payment_id": str(outcome.payment_id),
-                        "amount": str(outcome.amount),
-                        "currency": outcome.currency,
+                        "payment_id": str(payment.payment_id),
+                        "amount": str(payment.amount),
+                        "currency": payment.currency,
                     },
                 )
             ],
             expected_status=OrderStatus.PENDING,
         )
+    outcome = charge.error()
     if isinstance(outcome, ChargeDeclined):
         return _compensate_with(
             state,
@@ -223,7 +228,7 @@ def _charged(state: SagaState, outcome: PaymentInfo | Exception) -> Outcome:
     if isinstance(outcome, PaymentError):
         # Refused for a reason other than a decline (e.g. an amount it cannot take).
         return _payment_failed(state, str(outcome))
-    return Retry(state, outcome)
+    return Retry(state, outcome or charge.detail)
 
 
 def confirm_order(states: Sequence[SagaState]) -> list[Outcome]:
@@ -244,7 +249,7 @@ def confirm_order(states: Sequence[SagaState]) -> list[Outcome]:
         # After the pivot only forward: retry the commit (bounded, then staff).
         return outcomes + [Retry(state, exc) for state in runnable]
     for state in runnable:
-        outcomes.append(_committed(state, results[state.order_id]))
+        outcomes.append(_committed(state, results[state.order_id].error()))
     return outcomes
 
 
