@@ -5,6 +5,8 @@ import os
 from celery import Celery, signals
 from django_structlog.celery.steps import DjangoStructLogInitStep
 
+from contexts.kernel.wakeup import WakeupLoops
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("shop")
@@ -12,6 +14,9 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 # One log line per task run: name, id, outcome, duration, correlation id (contexts/kernel/logs.py).
 app.steps["worker"].add(DjangoStructLogInitStep)
+# The background loops (relay, saga runner) of the queues a worker consumes, in
+# threads of its main process, woken by LISTEN/NOTIFY (contexts/kernel/wakeup.py).
+app.steps["worker"].add(WakeupLoops)
 
 
 @signals.setup_logging.connect

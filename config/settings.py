@@ -378,6 +378,13 @@ if EVENT_RETENTION_TIME_BUDGET_SECONDS >= CELERY_TASK_SOFT_TIME_LIMIT:
 EVENT_REDRIVE_SECONDS = env_float("EVENT_REDRIVE_SECONDS", 5)
 EVENT_REDRIVE_MAX_SECONDS = env_float("EVENT_REDRIVE_MAX_SECONDS", 300)
 
+# Background loops in every worker (contexts/kernel/wakeup.py: the relay, the
+# saga runner): woken by LISTEN/NOTIFY, and at the latest after this many
+# seconds (SQLite has no LISTEN: it is only polled); each run claims up to
+# ENGINE_BATCH_SIZE units of work.
+ENGINE_POLL_SECONDS = env_float("ENGINE_POLL_SECONDS", 1)
+ENGINE_BATCH_SIZE = env_int("ENGINE_BATCH_SIZE", 100)
+
 # How often beat looks for sagas whose step is overdue (a lost message, a dead
 # worker's lease that ended); see the orders saga settings below.
 ORDERS_SAGA_SWEEP_SECONDS = env_float("ORDERS_SAGA_SWEEP_SECONDS", 2)

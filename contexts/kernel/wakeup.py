@@ -4,27 +4,64 @@ A *loop* is a function ``run(limit: int) -> int`` that claims up to ``limit``
 units of due work (``SELECT ... FOR UPDATE SKIP LOCKED``), does them, and
 returns how many it did. A context registers one with ``@loop``; every Celery
 worker that consumes the context's queue runs it in a thread of its main
-process (a worker bootstep), so the three process types stay web, worker and
-beat, and several workers simply mean several loops splitting the work.
+process (the worker bootstep ``WakeupLoops``, registered in
+``config/celery.py``), so the three process types stay web, worker and beat,
+and several workers simply mean several loops splitting the work. A worker
+consuming none of a loop's context's queue (``celery -A config worker -Q
+email``) does not run it.
 
-A loop runs again at once while it finds work, when its channel is notified
-(``notify`` inside the transaction that makes work due: PostgreSQL delivers
-the ``NOTIFY`` on commit, and not at all on rollback), and at the latest every
-``ENGINE_POLL_SECONDS`` (work that became due by the clock: a retry's backoff,
-an expired lease, a database without LISTEN/NOTIFY such as SQLite). The beat
-sweep stays as the safety net behind every loop.
+A loop runs once when its worker starts (a restarted worker resumes at once),
+again at once while it finds work, when its channel is notified (``notify``
+inside the transaction that makes work due: PostgreSQL delivers the
+``NOTIFY`` on commit, and not at all on rollback), and at the latest every
+``ENGINE_POLL_SECONDS`` (work that became due by the clock: a retry's
+backoff, an expired lease, a database without LISTEN/NOTIFY such as SQLite,
+which is only polled). Each run is given ``ENGINE_BATCH_SIZE`` as its limit.
+The beat sweep stays as the safety net behind every loop.
+
+Each loop has a thread and a dedicated ``LISTEN`` connection (psycopg, with
+the connection settings of the context's Django database alias; the loop's own
+queries go through Django's connections of that thread). A database error, in
+the run or on the listening connection, is logged; the thread closes its
+connections, waits (0.5 s, doubling up to ``_MAX_BACKOFF_SECONDS``), connects
+again and runs the loop at once (notifications sent while it was away are
+lost, the run catches up with them). On worker shutdown the threads are told
+to stop and joined; a run still going then is cut off with the process, its
+transaction rolls back and its work is claimed again by the next run.
+
+The prefork pool forks its children from the worker's main process, so a
+child replaced later (``--max-tasks-per-child``, a child that died) inherits
+these threads' sockets (not the threads). That is harmless with psycopg 3:
+a connection garbage-collected in a forked child is not closed there (its
+``PGconn`` only calls ``PQfinish`` in the process that opened it), so the
+child never ends the parent's session; and Celery's Django fixup closes, in a
+new child, only the Django connections of the main thread, never these.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import logging
+import os
+import select
+import threading
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
-from django.db import connections
+from celery import bootsteps
+from django.conf import settings
+from django.db import close_old_connections, connections
 
 from contexts.kernel.databases import CONTEXTS, database_for
 
+logger = logging.getLogger(__name__)
+
 LoopFunction = Callable[[int], int]
+
+#: Longest wait before a loop that failed (a database error) connects and runs again.
+_MAX_BACKOFF_SECONDS = 10.0
+_FIRST_BACKOFF_SECONDS = 0.5
 
 
 @dataclass(frozen=True)
@@ -58,6 +95,13 @@ def registered_loops() -> list[Loop]:
     return list(_LOOPS.values())
 
 
+def loops_for_queues(queues: Iterable[str]) -> list[Loop]:
+    """The loops a worker consuming ``queues`` runs: those of the contexts whose queue
+    (named after the context) it consumes."""
+    consumed = set(queues)
+    return [registered for registered in _LOOPS.values() if registered.context in consumed]
+
+
 def notify(channel: str, *, context: str) -> None:
     """Wake the loops listening on ``channel`` once ``context``'s transaction commits.
 
@@ -70,3 +114,160 @@ def notify(channel: str, *, context: str) -> None:
         return
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_notify(%s, '')", [channel])
+
+
+def poll_seconds() -> float:
+    """The longest a loop waits for a notification before it runs anyway."""
+    return float(settings.ENGINE_POLL_SECONDS)
+
+
+def batch_size() -> int:
+    """The ``limit`` each run of a loop is given."""
+    return int(settings.ENGINE_BATCH_SIZE)
+
+
+class LoopThread:
+    """Runs one loop in a daemon thread until ``stop()``: LISTEN, wait, run, repeat."""
+
+    def __init__(self, registered: Loop, *, poll: float, limit: int) -> None:
+        self.loop = registered
+        self.poll = poll
+        self.limit = limit
+        self._stopping = threading.Event()
+        self._wake_read, self._wake_write = os.pipe()
+        self._thread = threading.Thread(
+            target=self._main, name=f"loop {registered.name}", daemon=True
+        )
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def request_stop(self) -> None:
+        """Ask the thread to stop: it wakes at once and ends after its current run."""
+        self._stopping.set()
+        with contextlib.suppress(OSError):
+            os.write(self._wake_write, b"x")
+
+    def stop(self, *, timeout: float = 10.0) -> None:
+        """``request_stop()``, then wait up to ``timeout`` for the thread to end."""
+        self.request_stop()
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            logger.warning("background loop %s did not stop in time", self.loop.name)
+            return
+        for fd in (self._wake_read, self._wake_write):
+            os.close(fd)
+
+    def _main(self) -> None:
+        failures = 0
+        while not self._stopping.is_set():
+            listener = None
+            try:
+                listener = self._listen()
+                self._drain()
+                failures = 0
+                while self._wait(listener):
+                    self._drain()
+            except Exception:
+                failures += 1
+                delay = min(_FIRST_BACKOFF_SECONDS * 2 ** (failures - 1), _MAX_BACKOFF_SECONDS)
+                logger.exception(
+                    "background loop %s failed; it runs again in %.1f s",
+                    self.loop.name,
+                    delay,
+                    extra={"loop": self.loop.name, "failures": failures},
+                )
+                self._close(listener)
+                listener = None
+                self._sleep(delay)
+            finally:
+                self._close(listener)
+        connections.close_all()
+
+    def _listen(self) -> Any:
+        """A psycopg connection LISTENing on the loop's channel (None: the database has none)."""
+        wrapper = connections[database_for(self.loop.context)]
+        if wrapper.vendor != "postgresql":
+            return None
+        import psycopg
+        from psycopg import sql
+
+        params = wrapper.get_connection_params()
+        params["application_name"] = f"loop {self.loop.name}"
+        listener = psycopg.connect(**params, autocommit=True)
+        listener.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.loop.channel)))
+        return listener
+
+    def _drain(self) -> None:
+        """Run the loop until a run finds nothing to do (or the worker stops)."""
+        try:
+            while not self._stopping.is_set() and self.loop.run(self.limit) > 0:
+                pass
+        finally:
+            close_old_connections()
+
+    def _wait(self, listener: Any) -> bool:
+        """Wait for a notification, the poll interval or ``stop()``; False when stopping."""
+        watched = [self._wake_read]
+        if listener is not None:
+            watched.append(listener.fileno())
+        readable, _, _ = select.select(watched, [], [], self.poll)
+        if self._stopping.is_set():
+            return False
+        if listener is not None and listener.fileno() in readable:
+            # Consume every notification received so far (several may wake one run).
+            # A broken connection raises here and is reconnected by _main.
+            for _notification in listener.notifies(timeout=0):
+                pass
+        return True
+
+    def _sleep(self, seconds: float) -> None:
+        select.select([self._wake_read], [], [], seconds)
+
+    @staticmethod
+    def _close(listener: Any) -> None:
+        if listener is not None:
+            with contextlib.suppress(Exception):
+                listener.close()
+        # Drop this thread's Django connections, broken ones included: the next
+        # run connects afresh.
+        for connection in connections.all(initialized_only=True):
+            with contextlib.suppress(Exception):
+                connection.close()
+
+
+class WakeupLoops(bootsteps.StartStopStep):
+    """Worker bootstep: run the registered loops of the queues this worker consumes.
+
+    Started in the worker's main process after the pool (its first children
+    are forked without these threads' connections), before the consumer.
+    """
+
+    requires = {"celery.worker.components:Pool"}
+
+    def __init__(self, parent: Any, **kwargs: Any) -> None:
+        super().__init__(parent, **kwargs)
+        self.threads: list[LoopThread] = []
+
+    def start(self, parent: Any) -> None:
+        queues = list(parent.app.amqp.queues.consume_from)
+        loops = loops_for_queues(queues)
+        logger.info(
+            "background loops: %s",
+            ", ".join(registered.name for registered in loops) or "none",
+            extra={"loops": [registered.name for registered in loops], "queues": queues},
+        )
+        poll, limit = poll_seconds(), batch_size()
+        for registered in loops:
+            thread = LoopThread(registered, poll=poll, limit=limit)
+            thread.start()
+            self.threads.append(thread)
+
+    def stop(self, parent: Any) -> None:
+        for thread in self.threads:
+            thread.request_stop()
+        for thread in self.threads:
+            thread.stop()
+        self.threads = []
+
+    terminate = stop
