@@ -449,8 +449,6 @@ ORDERS_SAGA_LEASE_SECONDS = env_float("ORDERS_SAGA_LEASE_SECONDS", 4)
 ORDERS_SAGA_STEP_DEADLINE_SECONDS = env_float("ORDERS_SAGA_STEP_DEADLINE_SECONDS", 120)
 ORDERS_SAGA_SWEEP_GRACE_SECONDS = env_float("ORDERS_SAGA_SWEEP_GRACE_SECONDS", 2)
 ORDERS_IDEMPOTENCY_KEY_TTL_HOURS = env_float("ORDERS_IDEMPOTENCY_KEY_TTL_HOURS", 24)
-# How many due sagas the saga loop claims and runs as one batch.
-ORDERS_SAGA_BATCH_SIZE = env_int("ORDERS_SAGA_BATCH_SIZE", 50)
 
 # --- Email -----------------------------------------------------------------
 EMAIL_BACKEND = env_str(

@@ -130,8 +130,11 @@ def claim_one(*, order_id: UUID, now: datetime) -> SagaState | None:
 def _load(ids: Sequence[UUID]) -> list[SagaState]:
     if not ids:
         return []
+    # Oldest order first: in a batch it is served first (e.g. for the last units of stock).
     return list(
-        SagaState.objects.select_related("order").filter(order_id__in=ids).order_by("order_id")
+        SagaState.objects.select_related("order")
+        .filter(order_id__in=ids)
+        .order_by("order__created_at", "order_id")
     )
 
 
@@ -448,11 +451,12 @@ def _attention_write(state: SagaState, message: str, now: datetime) -> _Write:
 # --- Entry points ---------------------------------------------------------------
 
 
-def saga_run_due(limit: int | None = None) -> int:
-    """Claim up to ``limit`` (at most ``ORDERS_SAGA_BATCH_SIZE``) due sagas and run them as
-    one batch; returns how many."""
-    size = conf.batch_size() if limit is None else min(limit, conf.batch_size())
-    states = claim_due(limit=size, now=timezone.now())
+def saga_run_due(limit: int) -> int:
+    """Claim up to ``limit`` due sagas and run them as one batch; returns how many.
+
+    The saga loop (``tasks.run_due_sagas``) calls it with ``ENGINE_BATCH_SIZE``.
+    """
+    states = claim_due(limit=limit, now=timezone.now())
     run(states)
     return len(states)
 
