@@ -414,14 +414,14 @@ def _lock_orders(
     order_ids: Sequence[UUID], status: str
 ) -> tuple[dict[UUID, StockLevel], list[Reservation]]:
     """Lock the stock rows, then the reservation rows, of the orders' lines in ``status``."""
-    product_ids = set(
-        Reservation.objects.filter(order_id__in=list(order_ids), status=status).values_list(
-            "product_id", flat=True
-        )
-    )
-    if not product_ids:
-        return {}, []
-    levels = _lock_levels(product_ids)
+    # One statement finds and locks the stock rows (in primary-key order).
+    lines = Reservation.objects.filter(order_id__in=list(order_ids), status=status)
+    levels = {
+        level.product_id: level
+        for level in StockLevel.objects.select_for_update()
+        .filter(product_id__in=lines.values("product_id"))
+        .order_by("product_id")
+    }
     # Read again under the locks: a concurrent step may have moved an order on.
     rows = list(
         Reservation.objects.select_for_update()

