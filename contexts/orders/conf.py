@@ -32,11 +32,6 @@ def retry_delay(attempt: int) -> timedelta:
     return timedelta(seconds=min(cap, base * 2 ** max(0, attempt - 1)))
 
 
-def batch_size() -> int:
-    """How many due sagas the loop claims and runs as one batch."""
-    return max(1, int(settings.ORDERS_SAGA_BATCH_SIZE))
-
-
 def lease() -> timedelta:
     """How long a claim or a heartbeat holds a saga step; a dead worker's step is due after it.
 
