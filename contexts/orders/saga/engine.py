@@ -306,6 +306,10 @@ def apply(outcomes: Sequence[Outcome], *, heartbeat: _Heartbeat | None = None) -
         writes.append(_write_for(outcome, now))
     if not writes:
         return []
+    if heartbeat is not None:
+        # A saga that stops in this run (final, waiting for a retry, for staff) is let go
+        # before its write: a later beat must not move its due time to a lease's end.
+        heartbeat.release(write.state.order_id for write in writes if not write.going_on)
     by_order = {write.state.order_id: write for write in writes}
     with atomic("orders"):
         # One statement locks the group's saga rows and their order rows.
