@@ -115,19 +115,26 @@ TEMPLATES = [
 # after the main one (see contexts/kernel/databases.py and docs/).
 DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
 CONN_MAX_AGE = env_int("CONN_MAX_AGE", 60)
+# A reused connection is checked (one `SELECT 1`) before its first query of each
+# request or task, so a connection the server dropped is replaced instead of failing.
+CONN_HEALTH_CHECKS = env_bool("CONN_HEALTH_CHECKS", True)
 DB_PER_CONTEXT = env_bool("DB_PER_CONTEXT", False)
 DATABASES: dict[str, Any] = {
     "default": dj_database_url.parse(
-        DATABASE_URL, conn_max_age=CONN_MAX_AGE, conn_health_checks=True
+        DATABASE_URL, conn_max_age=CONN_MAX_AGE, conn_health_checks=CONN_HEALTH_CHECKS
     ),
 }
 # An unreachable PostgreSQL fails a connect after this many seconds instead of
 # hanging the request or task that needs it (libpq waits forever by default).
 DATABASE_CONNECT_TIMEOUT = env_int("DATABASE_CONNECT_TIMEOUT", 5)
+DATABASE_SERVER_SIDE_BINDING = env_bool("DATABASE_SERVER_SIDE_BINDING", False)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
         "connect_timeout", DATABASE_CONNECT_TIMEOUT
     )
+    # psycopg 3 binds parameters on the server (prepared statements) instead of
+    # quoting them into the SQL text in Python.
+    DATABASES["default"]["OPTIONS"]["server_side_binding"] = DATABASE_SERVER_SIDE_BINDING
 DATABASES.update(context_databases(DATABASES["default"], split=DB_PER_CONTEXT))
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Embedded mode: web, worker and beat share one file. Take the write lock at
@@ -336,16 +343,6 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_QUEUES = [Queue(name) for name in ("default", *CONTEXTS)]
 CELERY_TASK_ROUTES = {f"{name}.*": {"queue": name} for name in CONTEXTS}
-# Email sends wait on an SMTP server: they run on their own queue, consumed by
-# their own worker (`celery -A config worker -Q email`), so that a slow or
-# hanging server never holds the pool slots the sweeps, relays and deliveries
-# need. The queue is not among CELERY_TASK_QUEUES on purpose: a worker started
-# without -Q does not consume it.
-EMAIL_QUEUE = "email"
-CELERY_TASK_ROUTES = {
-    "notifications.send_notification_email": {"queue": EMAIL_QUEUE},
-    **CELERY_TASK_ROUTES,
-}
 # A task killed by its hard time limit goes back to the queue (like a lost
 # worker); the event inbox counts deliveries and dead-letters after the last.
 CELERY_TASK_ACKS_ON_TIMEOUT = False
@@ -381,6 +378,9 @@ EVENT_REDRIVE_MAX_SECONDS = env_float("EVENT_REDRIVE_MAX_SECONDS", 300)
 # How often beat looks for sagas whose step is overdue (a lost message, a dead
 # worker's lease that ended); see the orders saga settings below.
 ORDERS_SAGA_SWEEP_SECONDS = env_float("ORDERS_SAGA_SWEEP_SECONDS", 2)
+
+# How often beat sends the emails not sent at commit and the retries that are due.
+NOTIFICATION_EMAIL_SWEEP_SECONDS = env_float("NOTIFICATION_EMAIL_SWEEP_SECONDS", 30)
 
 # Periodic tasks, scheduled by name (`celery -A config beat`). Each expires
 # after its interval, so a backlog never runs a pile of stale sweeps.
@@ -420,8 +420,8 @@ CELERY_BEAT_SCHEDULE = {
     },
     "notifications.send_due_emails": {
         "task": "notifications.send_due_emails",
-        "schedule": 30.0,
-        "options": {"expires": 30},
+        "schedule": NOTIFICATION_EMAIL_SWEEP_SECONDS,
+        "options": {"expires": NOTIFICATION_EMAIL_SWEEP_SECONDS},
     },
 }
 
