@@ -71,7 +71,9 @@ def notification_create(
 ) -> Notification:
     """Store a notification for ``source_event_id``; its email is sent once this commits."""
     now = timezone.now()
-    with atomic(CONTEXT):
+    # No savepoint of its own: inside a handler, the delivery's transaction (or
+    # the handler's savepoint in a batch) already scopes it.
+    with atomic(CONTEXT, savepoint=False):
         notification = Notification.objects.create(
             user_id=user_id,
             kind=kind,
