@@ -7,8 +7,12 @@ run, loaded by wrk on `/bench/bare` and then `/bench/plain-checkout`, and
 stopped. A variant is compared with the mean of the two baseline runs around
 it, so a neighbour's load on a shared machine falls on both sides of the
 comparison alike; the summary gives the median of that ratio over the rounds.
-Only the web tier runs (the plain checkout's notification task waits in
-Redis): these knobs act per request.
+Besides requests per second it counts CPU milliseconds per request of
+gunicorn's processes and of the PostgreSQL backends serving the benchmark's
+database (from /proc): on a machine other work shares, throughput swings
+with the neighbours' load, the CPU a request costs much less. Only the web
+tier runs (the plain checkout's notification task waits in Redis): these
+knobs act per request.
 
     make bench-knobs BENCH_ARGS="--rounds 3 --duration 8 --only binding,sync-3"
 
@@ -27,15 +31,19 @@ import subprocess
 import sys
 from pathlib import Path
 
+import psycopg
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench.run import BIN, HOST, PORT, Api, register, wait_until, wrk  # noqa: E402
+import bench.run as bench  # noqa: E402
+from bench.run import BIN, HOST, Api, cpu_delta, register, wait_until, wrk  # noqa: E402
 
 #: name -> (environment, gunicorn options); the baseline is the settings' defaults.
+#: Server-side binding and the health checks are switched by bench/knob_settings.py.
 VARIANTS: dict[str, tuple[dict[str, str], list[str]]] = {
     "baseline": ({}, ["--workers", "2"]),
-    "binding": ({"DATABASE_SERVER_SIDE_BINDING": "1"}, ["--workers", "2"]),
-    "no-health-check": ({"CONN_HEALTH_CHECKS": "0"}, ["--workers", "2"]),
+    "binding": ({"BENCH_SERVER_SIDE_BINDING": "1"}, ["--workers", "2"]),
+    "no-health-check": ({"BENCH_NO_HEALTH_CHECKS": "1"}, ["--workers", "2"]),
     "conn-per-request": ({"CONN_MAX_AGE": "0"}, ["--workers", "2"]),
     "sync-3": ({}, ["--workers", "3"]),
     "sync-4": ({}, ["--workers", "4"]),
@@ -44,12 +52,23 @@ VARIANTS: dict[str, tuple[dict[str, str], list[str]]] = {
 
 
 def start_web(env: dict[str, str], options: list[str], log: Path) -> subprocess.Popen:
-    command = [str(BIN / "gunicorn"), "config.wsgi", "--bind", f"{HOST}:{PORT}",
+    command = [str(BIN / "gunicorn"), "config.wsgi", "--bind", f"{HOST}:{bench.PORT}",
                "--log-level", "warning", *options]  # fmt: skip
     with open(log, "w") as out:
         proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     wait_until(lambda: Api().call("GET", "/health")[0] == 200, 60, "the web server")
     return proc
+
+
+def cpu_of(web: subprocess.Popen, db: psycopg.Connection) -> dict[int, float]:
+    """CPU seconds so far of gunicorn's processes and this database's backends."""
+    (pids,) = db.execute(
+        "SELECT array_agg(pid) FROM pg_stat_activity WHERE datname = current_database()"
+        " AND pid <> pg_backend_pid()"
+    ).fetchone()
+    groups = bench.cpu_seconds({"web": web})
+    backends = {pid: cpu for pid, cpu in groups["postgresql"].items() if pid in (pids or [])}
+    return {**groups["web"], **backends}
 
 
 def stop(proc: subprocess.Popen) -> None:
@@ -70,7 +89,9 @@ def main() -> None:
     parser.add_argument("--only", default="", help="comma-separated variants (default: all)")
     parser.add_argument("--database", default="postgres://postgres@127.0.0.1:5432/shop_knobs")
     parser.add_argument("--broker", default="redis://127.0.0.1:6379/13")
+    parser.add_argument("--port", type=int, default=8766, help="gunicorn's port")
     args = parser.parse_args()
+    bench.PORT = args.port
     if not shutil.which("wrk"):
         raise SystemExit("wrk is not installed: apt-get install wrk (Debian/Ubuntu)")
     names = [n for n in args.only.split(",") if n] or list(VARIANTS)
@@ -87,6 +108,7 @@ def main() -> None:
         "API_THROTTLE": "0",
         "BENCH_ENDPOINTS": "1",
         "LOG_LEVEL": "WARNING",
+        "DJANGO_SETTINGS_MODULE": "bench.knob_settings",
     }
     dbname = args.database.rsplit("/", 1)[1]
     subprocess.run(["dropdb", "-h", HOST, "-U", "postgres", "--if-exists", dbname], check=True)
@@ -108,32 +130,43 @@ def main() -> None:
     finally:
         stop(web)
 
-    def run(name: str) -> tuple[float, float]:
+    db = psycopg.connect(args.database, autocommit=True)
+
+    def load(web: subprocess.Popen, path: str, *script: str) -> tuple[float, float]:
+        """(requests/s, CPU ms per request) of one wrk run."""
+        before = cpu_of(web, db)
+        result = wrk(args, path, *script)
+        spent = cpu_delta(before, cpu_of(web, db))
+        if result["non2xx"]:
+            print(f"  {result['non2xx']} non-2xx responses on {path}")
+        return result["rps"], 1000 * spent / max(result["requests"], 1)
+
+    def run(name: str) -> dict[str, float]:
         extra, options = VARIANTS[name]
         web = start_web({**env, **extra}, options, logs / "knobs-gunicorn.log")
         try:
-            bare = wrk(args, "/bench/bare", "bare.lua")
-            plain = wrk(args, "/bench/plain-checkout", "order.lua", tokens, ",".join(products))
+            bare = load(web, "/bench/bare", "bare.lua")
+            plain = load(web, "/bench/plain-checkout", "order.lua", tokens, ",".join(products))
         finally:
             stop(web)
-        bad = bare["non2xx"] + plain["non2xx"]
         print(
-            f"  {name:<18} bare {bare['rps']:7.0f} req/s  plain {plain['rps']:6.0f} req/s"
-            + (f"  non-2xx {bad}" if bad else ""),
+            f"  {name:<18} bare {bare[0]:7.0f} req/s {bare[1]:5.2f} ms CPU"
+            f"  plain {plain[0]:6.0f} req/s {plain[1]:5.2f} ms CPU",
             flush=True,
         )
-        return bare["rps"], plain["rps"]
+        return {"bare": bare[0], "bare_cpu": bare[1], "plain": plain[0], "plain_cpu": plain[1]}
 
+    keys = ("bare", "bare_cpu", "plain", "plain_cpu")
     variants = [n for n in names if n != "baseline"]
-    ratios: dict[str, dict[str, list[float]]] = {n: {"bare": [], "plain": []} for n in variants}
+    ratios: dict[str, dict[str, list[float]]] = {n: {k: [] for k in keys} for n in variants}
     for round_ in range(1, args.rounds + 1):
         print(f"round {round_}", flush=True)
         before = run("baseline")
         for name in variants:
             measured = run(name)
             after = run("baseline")
-            for key, value, b0, b1 in zip(("bare", "plain"), measured, before, after, strict=True):
-                ratios[name][key].append(value / ((b0 + b1) / 2))
+            for key in keys:
+                ratios[name][key].append(measured[key] / ((before[key] + after[key]) / 2))
             before = after
 
     print(
@@ -141,11 +174,11 @@ def main() -> None:
         f"(wrk -t{args.threads} -c{args.connections} -d{args.duration}s, {os.cpu_count()} cores)"
     )
     for name in variants:
-        bare, plain = (statistics.median(ratios[name][k]) for k in ("bare", "plain"))
-        spread = ", ".join(
-            f"{k} {min(ratios[name][k]):.2f}-{max(ratios[name][k]):.2f}" for k in ("bare", "plain")
+        median = {k: statistics.median(ratios[name][k]) - 1 for k in keys}
+        print(
+            f"{name:<18} bare {median['bare']:+5.0%} req/s {median['bare_cpu']:+5.0%} CPU/req"
+            f"   plain {median['plain']:+5.0%} req/s {median['plain_cpu']:+5.0%} CPU/req"
         )
-        print(f"{name:<18} bare {bare - 1:+6.0%}  plain {plain - 1:+6.0%}  (range {spread})")
 
 
 if __name__ == "__main__":

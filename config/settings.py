@@ -115,26 +115,19 @@ TEMPLATES = [
 # after the main one (see contexts/kernel/databases.py and docs/).
 DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
 CONN_MAX_AGE = env_int("CONN_MAX_AGE", 60)
-# A reused connection is checked (one `SELECT 1`) before its first query of each
-# request or task, so a connection the server dropped is replaced instead of failing.
-CONN_HEALTH_CHECKS = env_bool("CONN_HEALTH_CHECKS", True)
 DB_PER_CONTEXT = env_bool("DB_PER_CONTEXT", False)
 DATABASES: dict[str, Any] = {
     "default": dj_database_url.parse(
-        DATABASE_URL, conn_max_age=CONN_MAX_AGE, conn_health_checks=CONN_HEALTH_CHECKS
+        DATABASE_URL, conn_max_age=CONN_MAX_AGE, conn_health_checks=True
     ),
 }
 # An unreachable PostgreSQL fails a connect after this many seconds instead of
 # hanging the request or task that needs it (libpq waits forever by default).
 DATABASE_CONNECT_TIMEOUT = env_int("DATABASE_CONNECT_TIMEOUT", 5)
-DATABASE_SERVER_SIDE_BINDING = env_bool("DATABASE_SERVER_SIDE_BINDING", False)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
         "connect_timeout", DATABASE_CONNECT_TIMEOUT
     )
-    # psycopg 3 binds parameters on the server (prepared statements) instead of
-    # quoting them into the SQL text in Python.
-    DATABASES["default"]["OPTIONS"]["server_side_binding"] = DATABASE_SERVER_SIDE_BINDING
 DATABASES.update(context_databases(DATABASES["default"], split=DB_PER_CONTEXT))
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Embedded mode: web, worker and beat share one file. Take the write lock at
