@@ -62,10 +62,11 @@ def start_web(env: dict[str, str], options: list[str], log: Path) -> subprocess.
 
 def cpu_of(web: subprocess.Popen, db: psycopg.Connection) -> dict[int, float]:
     """CPU seconds so far of gunicorn's processes and this database's backends."""
-    (pids,) = db.execute(
+    row = db.execute(
         "SELECT array_agg(pid) FROM pg_stat_activity WHERE datname = current_database()"
         " AND pid <> pg_backend_pid()"
     ).fetchone()
+    pids = row[0] if row else None
     groups = bench.cpu_seconds({"web": web})
     backends = {pid: cpu for pid, cpu in groups["postgresql"].items() if pid in (pids or [])}
     return {**groups["web"], **backends}

@@ -102,7 +102,7 @@ class _Stored(threading.local):
 _stored = _Stored()
 
 
-def send_committed_emails() -> int:
+def send_committed_emails() -> None:
     """Send the emails of the notifications this thread stored (run at commit).
 
     The first callback of a transaction sends them all, the others find
@@ -112,15 +112,14 @@ def send_committed_emails() -> int:
     """
     batch, _stored.notifications = _stored.notifications, []
     if not batch:
-        return 0
+        return
     if email_pause.paused():
         logger.info("emails left to the sweep: sends are paused", extra={"emails": len(batch)})
-        return 0
+        return
     try:
-        return _send(_claim_new(batch))
+        _send(_claim_new(batch))
     except Exception:
         logger.warning("emails not sent at commit; the sweep will send them", exc_info=True)
-        return 0
 
 
 def _claim_new(batch: list[Notification]) -> list[Notification]:
