@@ -44,6 +44,7 @@ VARIANTS: dict[str, tuple[dict[str, str], list[str]]] = {
     "baseline": ({}, ["--workers", "2"]),
     "binding": ({"BENCH_SERVER_SIDE_BINDING": "1"}, ["--workers", "2"]),
     "no-health-check": ({"BENCH_NO_HEALTH_CHECKS": "1"}, ["--workers", "2"]),
+    # Its PostgreSQL backends end with each request: their CPU is not counted.
     "conn-per-request": ({"CONN_MAX_AGE": "0"}, ["--workers", "2"]),
     "sync-3": ({}, ["--workers", "3"]),
     "sync-4": ({}, ["--workers", "4"]),
