@@ -12,7 +12,7 @@ TEST_ENV = DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_URL
 	SECRET_KEY=test-only-secret-key-not-for-production DEBUG=0 API_THROTTLE=0 STATIC_MANIFEST=0
 ARGS ?=
 
-.PHONY: install run test test-split lint format check-deploy bench clean
+.PHONY: install run test test-split lint format check-deploy bench bench-knobs clean
 
 install: $(VENV)/.installed
 
@@ -65,6 +65,11 @@ bench: install
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk; } \
 		|| { echo "wrk is needed: apt-get install wrk"; exit 1; }
 	$(PY) bench/run.py $(BENCH_ARGS)
+
+## A/B of the per-request knobs (server-side binding, health checks, gunicorn workers).
+bench-knobs: install
+	@command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk"; exit 1; }
+	$(PY) bench/knobs.py $(BENCH_ARGS)
 
 format: install
 	$(BIN)/ruff check --fix .

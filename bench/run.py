@@ -105,9 +105,6 @@ def start_services(env: dict[str, str], args) -> dict[str, subprocess.Popen]:
         "celery worker": [str(BIN / "celery"), "-A", "config", "worker", "--concurrency",
                           str(args.worker_concurrency), "--loglevel", "WARNING",
                           "--without-gossip", "--without-mingle"],
-        "celery email worker": [str(BIN / "celery"), "-A", "config", "worker", "-Q", "email",
-                                "--hostname", "email@%h", "--concurrency", "1", "--loglevel",
-                                "WARNING", "--without-gossip", "--without-mingle"],
         "celery beat": [str(BIN / "celery"), "-A", "config", "beat", "--loglevel", "WARNING",
                         "--schedule", str(logs / "celerybeat-schedule")],
     }  # fmt: skip

@@ -336,16 +336,6 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_QUEUES = [Queue(name) for name in ("default", *CONTEXTS)]
 CELERY_TASK_ROUTES = {f"{name}.*": {"queue": name} for name in CONTEXTS}
-# Email sends wait on an SMTP server: they run on their own queue, consumed by
-# their own worker (`celery -A config worker -Q email`), so that a slow or
-# hanging server never holds the pool slots the sweeps, relays and deliveries
-# need. The queue is not among CELERY_TASK_QUEUES on purpose: a worker started
-# without -Q does not consume it.
-EMAIL_QUEUE = "email"
-CELERY_TASK_ROUTES = {
-    "notifications.send_notification_email": {"queue": EMAIL_QUEUE},
-    **CELERY_TASK_ROUTES,
-}
 # A task killed by its hard time limit goes back to the queue (like a lost
 # worker); the event inbox counts deliveries and dead-letters after the last.
 CELERY_TASK_ACKS_ON_TIMEOUT = False
@@ -389,6 +379,9 @@ ENGINE_BATCH_SIZE = env_int("ENGINE_BATCH_SIZE", 100)
 # worker's lease that ended); see the orders saga settings below.
 ORDERS_SAGA_SWEEP_SECONDS = env_float("ORDERS_SAGA_SWEEP_SECONDS", 2)
 
+# How often beat sends the emails not sent at commit and the retries that are due.
+NOTIFICATION_EMAIL_SWEEP_SECONDS = env_float("NOTIFICATION_EMAIL_SWEEP_SECONDS", 30)
+
 # Periodic tasks, scheduled by name (`celery -A config beat`). Each expires
 # after its interval, so a backlog never runs a pile of stale sweeps.
 CELERY_BEAT_SCHEDULE = {
@@ -427,8 +420,8 @@ CELERY_BEAT_SCHEDULE = {
     },
     "notifications.send_due_emails": {
         "task": "notifications.send_due_emails",
-        "schedule": 30.0,
-        "options": {"expires": 30},
+        "schedule": NOTIFICATION_EMAIL_SWEEP_SECONDS,
+        "options": {"expires": NOTIFICATION_EMAIL_SWEEP_SECONDS},
     },
 }
 

@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
-# Start web, worker, email worker and beat together; Ctrl-C stops them all.
-# Email sends run on their own queue and worker, so a slow SMTP server never
-# holds the pool the sweeps and event deliveries run in.
+# Start web, worker and beat together; Ctrl-C stops them all.
+# The worker sends each notification's email in the delivery that stores it.
 # WEB=runserver (default): Django's development server with DEBUG on.
 # WEB=gunicorn: the production web server with DEBUG off, static files served by
 # whitenoise from STATIC_ROOT (`make run` collects them first).
@@ -33,7 +32,6 @@ esac
 mkdir -p .run
 trap 'kill 0' EXIT INT TERM
 "$BIN/celery" -A config worker --loglevel=INFO --concurrency=2 &
-"$BIN/celery" -A config worker -Q email --hostname=email@%h --loglevel=INFO --concurrency=1 &
 "$BIN/celery" -A config beat --loglevel=INFO --schedule=.run/celerybeat-schedule &
 "${web[@]}" &
 wait -n

@@ -13,8 +13,7 @@ Usage (fixtures in the root ``conftest.py``; mark the test ``worker`` and
         a = start_celery_worker(concurrency=1, env={"EVENT_MAX_ATTEMPTS": "3"})
         b = start_celery_worker(queues=["orders"], beat=True)
 
-``start_celery_worker(**options)`` accepts: ``queues`` (default: all, the
-``email`` queue included),
+``start_celery_worker(**options)`` accepts: ``queues`` (default: all),
 ``concurrency`` (1), ``beat`` (embed the beat scheduler: the sweeps run
 every ``EVENT_SWEEP_SECONDS``), ``include`` (extra modules to import, e.g.
 a test module declaring ``@subscribe`` handlers: the worker must import it to
@@ -186,9 +185,7 @@ class CeleryWorker:
             "--without-heartbeat",
         ]  # fmt: skip
         if queues is None:
-            # Every queue, the email queue included (a deployment gives it a worker of its own).
             queues = [queue.name for queue in settings.CELERY_TASK_QUEUES]
-            queues.append(settings.EMAIL_QUEUE)
         command.append("--queues=" + ",".join(queues))
         if beat:
             command += ["--beat", f"--schedule={directory / (self.name + '-beat')}"]

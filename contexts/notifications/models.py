@@ -1,9 +1,13 @@
 """Tables owned by the notifications context (private to it).
 
 A notification is stored first (in the event handler's transaction, once per
-triggering event), and its email is sent afterwards, by id, with retries
-(``services.notification_send_email``): an email failure never rolls back the
-notification, and every try is a ``DeliveryAttempt`` row.
+triggering event), and its email is sent once that commits, with retries
+(``services.notification_create``, ``services.send_due_emails``): an email
+failure never rolls back the notification, and every try is a
+``DeliveryAttempt`` row. The email's state is on the notification: sent
+(``email_sent_at``), pending (``email_next_attempt_at``: when it is due or,
+while a send runs, when that send's claim ends), or given up (neither set;
+the attempts say why).
 """
 
 from __future__ import annotations
