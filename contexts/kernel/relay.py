@@ -162,7 +162,7 @@ def register_relay_loops() -> None:
     """Register one relay loop per database alias (the kernel's ``AppConfig.ready``).
 
     A worker consuming the queue of any context using that database runs it:
-    in the shared mode every worker but the email worker, in the split mode
+    in the shared mode every worker, in the split mode
     the workers of the context owning the database (``users`` for the main one).
     """
     for alias, context in database_contexts().items():

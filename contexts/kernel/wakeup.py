@@ -7,8 +7,8 @@ worker that consumes the context's queue runs it in a thread of its main
 process (the worker bootstep ``WakeupLoops``, registered in
 ``config/celery.py``), so the three process types stay web, worker and beat,
 and several workers simply mean several loops splitting the work. A worker
-consuming none of a loop's context's queue (``celery -A config worker -Q
-email``) does not run it.
+consuming none of a loop's context's queues (``celery -A config worker -Q
+inventory`` for an orders loop) does not run it.
 
 A loop runs once when its worker starts (a restarted worker resumes at once),
 again at once while it finds work, when its channel is notified (``notify``
