@@ -54,6 +54,14 @@ def _http() -> httpx.Client:
     return client
 
 
+def close_connections() -> None:
+    """Close this thread's pooled connections to other deployments (tests, shutdown)."""
+    client = getattr(_local, "client", None)
+    if client is not None:
+        client.close()
+        _local.client = None
+
+
 class RemoteCallRejected(RuntimeError):
     """The callee refused a call in a way the contract does not describe (a bug on one side)."""
 
