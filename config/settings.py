@@ -258,7 +258,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework_simplejwt.authentication.JWTAuthentication"
         if _USERS_HERE
-        else "rest_framework_simplejwt.authentication.JWTStatelessUserAuthentication",
+        else "contexts.kernel.authentication.StatelessJWTAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PARSER_CLASSES": ["contexts.kernel.api.JSONParser"],

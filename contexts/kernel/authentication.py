@@ -3,7 +3,7 @@
 Every deployment verifies the customer's JWT locally with the shared signing
 key (``JWT_SIGNING_KEY``). Where the users context runs, simplejwt's
 ``JWTAuthentication`` loads the account; elsewhere
-``JWTStatelessUserAuthentication`` builds this ``TokenUser`` from the token
+``StatelessJWTAuthentication`` builds this ``TokenUser`` from the token
 alone, with no call and no table: ``id`` is the account's UUID (as the
 services compare owners with it) and ``is_staff`` the claim the users context
 writes into every access token (``contexts.users.tokens``). A token is trusted
@@ -16,6 +16,8 @@ from __future__ import annotations
 from functools import cached_property
 from uuid import UUID
 
+from rest_framework_simplejwt.authentication import JWTStatelessUserAuthentication
+from rest_framework_simplejwt.exceptions import InvalidToken
 from rest_framework_simplejwt.models import TokenUser as SimpleJWTTokenUser
 from rest_framework_simplejwt.settings import api_settings
 
@@ -37,3 +39,15 @@ class TokenUser(SimpleJWTTokenUser):
     @cached_property
     def is_staff(self) -> bool:
         return self.token.get(STAFF_CLAIM, False) is True
+
+
+class StatelessJWTAuthentication(JWTStatelessUserAuthentication):
+    """simplejwt's stateless authentication; a token whose user id is no UUID is a 401."""
+
+    def get_user(self, validated_token):
+        user = super().get_user(validated_token)
+        try:
+            user.id  # noqa: B018  (parsed here, so a bad id is refused, not a 500 later)
+        except (TypeError, ValueError):
+            raise InvalidToken("Token contained no recognizable user identification") from None
+        return user

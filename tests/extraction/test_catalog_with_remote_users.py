@@ -176,7 +176,7 @@ def test_an_unknown_or_inactive_owner_cannot_put_products_on_sale(users, catalog
     assert httpx.get(f"{users.url}/api/users/me", headers=bearer(token)).status_code == 401
 
 
-def test_a_token_signed_with_another_key_is_refused(catalog):
+def test_a_forged_or_malformed_token_is_refused(catalog):
     forged = jwt.encode(
         {"token_type": "access", "user_id": str(uuid.uuid4()), "jti": "x",
          "exp": datetime.now(UTC) + timedelta(minutes=5)},
@@ -184,7 +184,10 @@ def test_a_token_signed_with_another_key_is_refused(catalog):
         algorithm="HS256",
     )  # fmt: skip
 
+    malformed = forged_access_token("not-a-uuid")
+
     assert create_product(catalog, forged).status_code == 401
+    assert create_product(catalog, malformed).status_code == 401
 
 
 def test_while_users_is_down_the_catalog_answers_503_and_recovers(users, catalog):

@@ -146,7 +146,7 @@ def test_a_catalog_deployment_installs_only_the_catalog():
     assert catalog["blacklist"] is False
     assert catalog["user_model"] == "auth.User"
     assert catalog["authentication"] == [
-        "rest_framework_simplejwt.authentication.JWTStatelessUserAuthentication"
+        "contexts.kernel.authentication.StatelessJWTAuthentication"
     ]
     assert catalog["queues"] == ["default", "catalog"]
     # Messages for contexts run elsewhere still go to their own queues.
