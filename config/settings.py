@@ -432,7 +432,7 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
-# --- Orders saga (contexts/orders/saga.py; docs/order-saga.md) ----------------
+# --- Orders saga (contexts/orders/saga/; docs/order-saga.md) - ----------------
 # Charge attempts before a failing gateway cancels the order (PAYMENT_FAILED);
 # retries back off exponentially from the base, capped; a worker running a step
 # renews its lease every third of it (a heartbeat), so a lease that ends means
@@ -449,9 +449,6 @@ ORDERS_SAGA_LEASE_SECONDS = env_float("ORDERS_SAGA_LEASE_SECONDS", 4)
 ORDERS_SAGA_STEP_DEADLINE_SECONDS = env_float("ORDERS_SAGA_STEP_DEADLINE_SECONDS", 120)
 ORDERS_SAGA_SWEEP_GRACE_SECONDS = env_float("ORDERS_SAGA_SWEEP_GRACE_SECONDS", 2)
 ORDERS_IDEMPOTENCY_KEY_TTL_HOURS = env_float("ORDERS_IDEMPOTENCY_KEY_TTL_HOURS", 24)
-# The longest saga retry delay sent as a Celery countdown; a longer one waits for
-# the sweep (a long countdown on Redis would outlive the visibility timeout).
-ORDERS_SAGA_MAX_COUNTDOWN_SECONDS = env_float("ORDERS_SAGA_MAX_COUNTDOWN_SECONDS", 30)
 
 # --- Email -----------------------------------------------------------------
 EMAIL_BACKEND = env_str(

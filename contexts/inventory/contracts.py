@@ -9,16 +9,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from enum import StrEnum
 from uuid import UUID
 
 from contexts.kernel.errors import DomainError
 
 __all__ = [
     "InventoryError",
+    "OrderStock",
     "OutOfStock",
     "ReservationNotHeld",
     "StockLevelInfo",
     "StockLine",
+    "StockOutcome",
+    "StockOutcomeKind",
 ]
 
 
@@ -28,6 +32,14 @@ class StockLine:
 
     product_id: UUID
     quantity: int
+
+
+@dataclass(frozen=True)
+class OrderStock:
+    """What one order asks to reserve: its lines (``reserve_stock_for_orders``)."""
+
+    order_id: UUID
+    lines: tuple[StockLine, ...]
 
 
 @dataclass(frozen=True)
@@ -70,3 +82,47 @@ class ReservationNotHeld(InventoryError):
 
     def __reduce__(self):
         return (type(self), (self.order_id, self.detail))
+
+
+class StockOutcomeKind(StrEnum):
+    """What became of one order in a batch call (``reserve_stock_for_orders``, ...)."""
+
+    #: Done (now, or by an earlier call: the steps are idempotent).
+    DONE = "DONE"
+    #: ``OutOfStock``: not enough available stock; nothing was held.
+    OUT_OF_STOCK = "OUT_OF_STOCK"
+    #: ``ReservationNotHeld``: the order holds no reservation to act on.
+    NOT_HELD = "NOT_HELD"
+
+
+@dataclass(frozen=True)
+class StockOutcome:
+    """One order's outcome in a batch call: done, or what the single call would raise."""
+
+    order_id: UUID
+    kind: StockOutcomeKind
+    #: OUT_OF_STOCK: the products short of stock.
+    product_ids: tuple[UUID, ...] = ()
+    detail: str = ""
+
+    @classmethod
+    def of(cls, order_id: UUID, error: InventoryError | None) -> StockOutcome:
+        """The outcome of an order whose call succeeded (None) or raised ``error``."""
+        if error is None:
+            return cls(order_id=order_id, kind=StockOutcomeKind.DONE)
+        if isinstance(error, OutOfStock):
+            return cls(
+                order_id=order_id,
+                kind=StockOutcomeKind.OUT_OF_STOCK,
+                product_ids=error.product_ids,
+                detail=error.detail,
+            )
+        return cls(order_id=order_id, kind=StockOutcomeKind.NOT_HELD, detail=error.detail)
+
+    def error(self) -> InventoryError | None:
+        """The error the single call would have raised (None when done)."""
+        if self.kind == StockOutcomeKind.OUT_OF_STOCK:
+            return OutOfStock(self.product_ids)
+        if self.kind == StockOutcomeKind.NOT_HELD:
+            return ReservationNotHeld(self.order_id, self.detail)
+        return None

@@ -5,7 +5,8 @@ Functions take and return plain data: primitives and the types of
 (``InventoryError``, ``OutOfStock``, ``ReservationNotHeld``) live too.
 
 The order saga drives a reservation through these steps, each idempotent per
-order id::
+order id (reserve and commit also for many orders in one transaction, each
+order's outcome reported on its own)::
 
     reserve_stock_for_order ──► commit_stock_for_order ──► restock_for_order
             │                         (order confirmed)       (customer cancel)
@@ -20,14 +21,16 @@ from datetime import datetime
 from uuid import UUID
 
 from contexts.inventory import selectors, services
-from contexts.inventory.contracts import StockLevelInfo, StockLine
+from contexts.inventory.contracts import OrderStock, StockLevelInfo, StockLine, StockOutcome
 
 __all__ = [
     "commit_stock_for_order",
+    "commit_stock_for_orders",
     "expire_reservations",
     "get_stock_level",
     "release_stock_for_order",
     "reserve_stock_for_order",
+    "reserve_stock_for_orders",
     "restock_for_order",
 ]
 
@@ -43,6 +46,31 @@ def reserve_stock_for_order(*, order_id: UUID, lines: Sequence[StockLine]) -> No
     expires after ``INVENTORY_RESERVATION_TTL_SECONDS`` unless committed.
     """
     services.reserve_stock_for_order(order_id=order_id, lines=lines)
+
+
+def reserve_stock_for_orders(*, requests: Sequence[OrderStock]) -> dict[UUID, StockOutcome]:
+    """``reserve_stock_for_order`` for many orders in one transaction.
+
+    Returns each order's ``StockOutcome``: ``DONE`` when its stock is held (now
+    or before), else what ``reserve_stock_for_order`` would have raised for it
+    (``OUT_OF_STOCK`` with the short products, ``NOT_HELD``; ``error()`` gives
+    the exception): one order's shortage never fails the others. Orders are
+    served in the order given. ``ValueError`` (nothing reserved) for a request
+    without lines or with a quantity that is not a positive integer.
+    """
+    outcomes = services.reserve_stock_for_orders(requests=requests)
+    return {order_id: StockOutcome.of(order_id, error) for order_id, error in outcomes.items()}
+
+
+def commit_stock_for_orders(*, order_ids: Sequence[UUID]) -> dict[UUID, StockOutcome]:
+    """``commit_stock_for_order`` for many orders in one transaction.
+
+    Returns each order's ``StockOutcome``: ``DONE`` when its stock was
+    committed (now or before), else ``NOT_HELD`` (what the single call raises
+    as ``ReservationNotHeld``).
+    """
+    outcomes = services.commit_stock_for_orders(order_ids=order_ids)
+    return {order_id: StockOutcome.of(order_id, error) for order_id, error in outcomes.items()}
 
 
 def commit_stock_for_order(*, order_id: UUID) -> None:

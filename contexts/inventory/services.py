@@ -33,7 +33,13 @@ from django.db import DatabaseError, IntegrityError
 from django.utils import timezone
 
 from contexts.catalog import public as catalog_public
-from contexts.inventory.contracts import OutOfStock, ReservationNotHeld, StockLine
+from contexts.inventory.contracts import (
+    InventoryError,
+    OrderStock,
+    OutOfStock,
+    ReservationNotHeld,
+    StockLine,
+)
 from contexts.inventory.errors import (
     AdjustmentConflict,
     InvalidAdjustment,
@@ -95,7 +101,6 @@ def retry_on_deadlock(func: Callable[P, R]) -> Callable[P, R]:
 # --- the order saga's steps ---------------------------------------------------
 
 
-@retry_on_deadlock
 def reserve_stock_for_order(*, order_id: UUID, lines: Sequence[StockLine]) -> None:
     """Hold stock for every line of the order, or for none (``OutOfStock``).
 
@@ -103,61 +108,95 @@ def reserve_stock_for_order(*, order_id: UUID, lines: Sequence[StockLine]) -> No
     nothing happens. An order whose reservation was released (cancelled,
     failed, expired) or restocked is not reserved again: ``ReservationNotHeld``.
     """
-    wanted = _quantities_by_product(lines)
-    now = timezone.now()
+    requests = [OrderStock(order_id=order_id, lines=tuple(lines))]
+    error = reserve_stock_for_orders(requests=requests)[order_id]
+    if error is not None:
+        raise error
+
+
+def reserve_stock_for_orders(
+    *, requests: Sequence[OrderStock]
+) -> dict[UUID, InventoryError | None]:
+    """Hold stock for many orders in one transaction; per order None or its error.
+
+    Each order gets all its lines or none, in the order given (an order
+    served first may leave too little for a later one: ``OutOfStock`` for
+    that one only). One statement locks every stock row the batch touches (in
+    primary-key order), one reads the orders' earlier reservations, one writes
+    the stock rows and one inserts the new reservations.
+    """
+    wanted = {request.order_id: _quantities_by_product(request.lines) for request in requests}
+    if not wanted:
+        return {}
     try:
-        with atomic(CONTEXT):
-            levels = _lock_levels(wanted)
-            # Checked under the stock locks: a concurrent run for the same order
-            # locks the same rows, so this read sees what it committed.
-            existing = list(Reservation.objects.filter(order_id=order_id))
-            if existing:
-                _ensure_reserved_before(order_id, existing)
-                return
+        return _reserve_many(wanted)
+    except IntegrityError:
+        # Only a concurrent run for the same order can collide on (order, product);
+        # run again, it now finds that order's rows (and makes no new ones for it).
+        return _reserve_many(wanted)
+
+
+@retry_on_deadlock
+def _reserve_many(wanted: dict[UUID, dict[UUID, int]]) -> dict[UUID, InventoryError | None]:
+    now = timezone.now()
+    expires_at = now + timedelta(seconds=reservation_ttl_seconds())
+    outcomes: dict[UUID, InventoryError | None] = {}
+    with atomic(CONTEXT):
+        levels = _lock_levels({product_id for lines in wanted.values() for product_id in lines})
+        # Checked under the stock locks: a concurrent run for the same order
+        # locks the same rows, so this read sees what it committed.
+        existing: dict[UUID, list[Reservation]] = {}
+        for row in Reservation.objects.filter(order_id__in=list(wanted)):
+            existing.setdefault(row.order_id, []).append(row)
+        touched: dict[UUID, StockLevel] = {}
+        reservations: list[Reservation] = []
+        reserved: list[StockReserved] = []
+        for order_id, lines in wanted.items():
+            if order_id in existing:
+                outcomes[order_id] = _reserved_before(order_id, existing[order_id])
+                continue
             short = [
                 product_id
-                for product_id, quantity in wanted.items()
+                for product_id, quantity in lines.items()
                 if product_id not in levels or levels[product_id].available < quantity
             ]
             if short:
-                raise OutOfStock(short)
-            expires_at = now + timedelta(seconds=reservation_ttl_seconds())
-            for product_id, quantity in wanted.items():
-                level = levels[product_id]
+                outcomes[order_id] = OutOfStock(short)
+                continue
+            for product_id, quantity in lines.items():
+                level = touched[product_id] = levels[product_id]
                 level.reserved += quantity
                 level.updated_at = now
-            StockLevel.objects.bulk_update(levels.values(), ["reserved", "updated_at"])
-            Reservation.objects.bulk_create(
-                Reservation(
-                    order_id=order_id,
-                    product_id=product_id,
-                    quantity=quantity,
-                    status=Status.RESERVED,
-                    expires_at=expires_at,
+                reservations.append(
+                    Reservation(
+                        order_id=order_id,
+                        product_id=product_id,
+                        quantity=quantity,
+                        status=Status.RESERVED,
+                        expires_at=expires_at,
+                    )
                 )
-                for product_id, quantity in wanted.items()
-            )
-            publish(
+            reserved.append(
                 StockReserved(
                     order_id=order_id,
                     lines=tuple(
                         ReservedLine(product_id=product_id, quantity=quantity)
-                        for product_id, quantity in wanted.items()
+                        for product_id, quantity in lines.items()
                     ),
                 )
             )
-            for level in levels.values():
-                if level.available == 0:
-                    publish(StockDepleted(product_id=level.product_id))
-    except IntegrityError:
-        # Only a concurrent run for the same order can collide on (order, product).
-        existing = list(Reservation.objects.filter(order_id=order_id))
-        if not existing:
-            raise
-        _ensure_reserved_before(order_id, existing)
+            outcomes[order_id] = None
+        if touched:
+            StockLevel.objects.bulk_update(touched.values(), ["reserved", "updated_at"])
+            Reservation.objects.bulk_create(reservations)
+        for event in reserved:
+            publish(event)
+        for level in touched.values():
+            if level.available == 0:
+                publish(StockDepleted(product_id=level.product_id))
+    return outcomes
 
 
-@retry_on_deadlock
 def commit_stock_for_order(*, order_id: UUID) -> None:
     """The order is confirmed: its held stock leaves ``on_hand`` (and ``reserved``).
 
@@ -166,27 +205,56 @@ def commit_stock_for_order(*, order_id: UUID) -> None:
     reservation past its expiry that the sweep has not released yet still holds
     its stock, so it commits.
     """
+    error = commit_stock_for_orders(order_ids=[order_id])[order_id]
+    if error is not None:
+        raise error
+
+
+@retry_on_deadlock
+def commit_stock_for_orders(*, order_ids: Sequence[UUID]) -> dict[UUID, ReservationNotHeld | None]:
+    """Commit many orders' reservations in one transaction; per order None or its error."""
+    ids = list(dict.fromkeys(order_ids))
+    if not ids:
+        return {}
+    outcomes: dict[UUID, ReservationNotHeld | None] = {}
     with atomic(CONTEXT):
-        levels, rows = _lock_order(order_id, Status.RESERVED)
-        if not rows:
-            statuses = _statuses(order_id)
-            if statuses & {Status.COMMITTED, Status.RESTOCKED}:
-                return
-            if statuses:
-                raise ReservationNotHeld(
+        levels, rows = _lock_orders(ids, Status.RESERVED)
+        held: dict[UUID, list[Reservation]] = {}
+        for row in rows:
+            held.setdefault(row.order_id, []).append(row)
+        missing = [order_id for order_id in ids if order_id not in held]
+        statuses: dict[UUID, set[str]] = {order_id: set() for order_id in missing}
+        if missing:
+            for order_id, status in Reservation.objects.filter(order_id__in=missing).values_list(
+                "order_id", "status"
+            ):
+                statuses[order_id].add(status)
+        for order_id in missing:
+            if statuses[order_id] & {Status.COMMITTED, Status.RESTOCKED}:
+                outcomes[order_id] = None
+            elif statuses[order_id]:
+                outcomes[order_id] = ReservationNotHeld(
                     order_id, f"The reservation of order {order_id} was released."
                 )
-            raise ReservationNotHeld(order_id)
-        now = timezone.now()
-        for row in rows:
-            level = levels[row.product_id]
-            level.on_hand -= row.quantity
-            level.reserved -= row.quantity
-            level.updated_at = now
-        StockLevel.objects.bulk_update(levels.values(), ["on_hand", "reserved", "updated_at"])
-        Reservation.objects.filter(pk__in=[row.pk for row in rows]).update(
-            status=Status.COMMITTED, updated_at=now
-        )
+            else:
+                outcomes[order_id] = ReservationNotHeld(order_id)
+        if rows:
+            now = timezone.now()
+            for row in rows:
+                level = levels[row.product_id]
+                level.on_hand -= row.quantity
+                level.reserved -= row.quantity
+                level.updated_at = now
+            StockLevel.objects.bulk_update(
+                {row.product_id: levels[row.product_id] for row in rows}.values(),
+                ["on_hand", "reserved", "updated_at"],
+            )
+            Reservation.objects.filter(pk__in=[row.pk for row in rows]).update(
+                status=Status.COMMITTED, updated_at=now
+            )
+        for order_id in held:
+            outcomes[order_id] = None
+    return {order_id: outcomes[order_id] for order_id in ids}
 
 
 @retry_on_deadlock
@@ -339,37 +407,40 @@ def _lock_levels(product_ids: Iterable[UUID]) -> dict[UUID, StockLevel]:
 
 def _lock_order(order_id: UUID, status: str) -> tuple[dict[UUID, StockLevel], list[Reservation]]:
     """Lock the stock rows, then the reservation rows, of the order's lines in ``status``."""
-    product_ids = list(
-        Reservation.objects.filter(order_id=order_id, status=status).values_list(
-            "product_id", flat=True
-        )
-    )
-    if not product_ids:
-        return {}, []
-    levels = _lock_levels(product_ids)
-    # Read again under the locks: a concurrent step may have moved the order on.
+    return _lock_orders([order_id], status)
+
+
+def _lock_orders(
+    order_ids: Sequence[UUID], status: str
+) -> tuple[dict[UUID, StockLevel], list[Reservation]]:
+    """Lock the stock rows, then the reservation rows, of the orders' lines in ``status``."""
+    # One statement finds and locks the stock rows (in primary-key order).
+    lines = Reservation.objects.filter(order_id__in=list(order_ids), status=status)
+    levels = {
+        level.product_id: level
+        for level in StockLevel.objects.select_for_update()
+        .filter(product_id__in=lines.values("product_id"))
+        .order_by("product_id")
+    }
+    # Read again under the locks: a concurrent step may have moved an order on.
     rows = list(
         Reservation.objects.select_for_update()
-        .filter(order_id=order_id, status=status)
-        .order_by("product_id")
+        .filter(order_id__in=list(order_ids), status=status)
+        .order_by("product_id", "order_id")
     )
     missing = {row.product_id for row in rows} - levels.keys()
     if missing:
-        raise RuntimeError(f"reservations of order {order_id} have no stock rows: {missing}")
+        raise RuntimeError(f"reservations of orders {order_ids} have no stock rows: {missing}")
     return levels, rows
 
 
-def _statuses(order_id: UUID) -> set[str]:
-    return set(Reservation.objects.filter(order_id=order_id).values_list("status", flat=True))
-
-
-def _ensure_reserved_before(order_id: UUID, existing: Sequence[Reservation]) -> None:
+def _reserved_before(order_id: UUID, existing: Sequence[Reservation]) -> ReservationNotHeld | None:
     """A repeated reserve is a no-op while the order holds or has committed its stock."""
     statuses = {row.status for row in existing}
     if statuses & {Status.RESERVED, Status.COMMITTED}:
-        return
+        return None
     reason = next((row.release_reason for row in existing if row.release_reason), "")
-    raise ReservationNotHeld(
+    return ReservationNotHeld(
         order_id,
         f"The reservation of order {order_id} was already given back"
         + (f" ({reason})." if reason else "."),

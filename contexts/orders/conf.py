@@ -47,16 +47,8 @@ def step_deadline() -> timedelta:
 
 
 def sweep_grace() -> timedelta:
-    """How long a due saga waits for its queued task before the sweep re-enqueues it."""
+    """How long a saga may be overdue (the loop missed it) before the sweep runs it."""
     return timedelta(seconds=float(settings.ORDERS_SAGA_SWEEP_GRACE_SECONDS))
-
-
-def max_countdown() -> timedelta:
-    """The longest retry delay sent as a Celery countdown; longer ones wait for the sweep.
-
-    Long countdowns on Redis outlive the visibility timeout and die with a worker.
-    """
-    return timedelta(seconds=float(settings.ORDERS_SAGA_MAX_COUNTDOWN_SECONDS))
 
 
 def idempotency_key_ttl() -> timedelta:

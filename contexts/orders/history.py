@@ -114,6 +114,103 @@ def append(
     return events
 
 
+@dataclass(frozen=True)
+class Append:
+    """Entries to append to one order's history, as ``append`` takes them (for ``append_many``)."""
+
+    order_id: UUID
+    entries: Sequence[Entry]
+    expected_status: str | None = None
+    new_status: str | None = None
+    cancel_reason: str | None = None
+
+
+def append_many(
+    appends: Sequence[Append], *, now: datetime, locked: dict[UUID, Order] | None = None
+) -> set[UUID]:
+    """``append`` for many orders at once; call inside ``atomic("orders")``.
+
+    Locks the order rows (one ``SELECT ... FOR UPDATE``, in primary-key order;
+    or takes ``locked``, the rows the caller locked), skips every order no
+    longer in its ``expected_status``, then writes all the order rows (one
+    bulk update), all the entries (one insert) and the read-model rows of the
+    orders whose status changed (one conditional update for one order; a
+    locking read and a bulk update for more). Returns the ids of the orders it
+    appended to.
+    """
+    if not appends:
+        return set()
+    orders = locked
+    if orders is None:
+        orders = {
+            order.pk: order
+            for order in Order.objects.select_for_update()
+            .filter(pk__in=[a.order_id for a in appends])
+            .order_by("pk")
+            .only("id", "status", "cancel_reason", "updated_at", "last_sequence")
+        }
+    rows: list[OrderHistoryEntry] = []
+    changed: list[Order] = []
+    statuses: dict[UUID, tuple[int, str, str | None]] = {}
+    for item in appends:
+        order = orders.get(item.order_id)
+        if order is None or (
+            item.expected_status is not None and order.status != item.expected_status
+        ):
+            continue
+        first = order.last_sequence + 1
+        order.last_sequence += len(item.entries)
+        added = [
+            OrderHistoryEntry(
+                order_id=item.order_id,
+                sequence=first + i,
+                type=entry.type,
+                occurred_at=now,
+                data=entry.data,
+                event_id=entry.event_id,
+            )
+            for i, entry in enumerate(item.entries)
+        ]
+        rows += added
+        if item.new_status is not None:
+            order.status = item.new_status
+            order.cancel_reason = item.cancel_reason
+            order.updated_at = now
+            status_sequence = max(e.sequence for e in added if e.type in STATUS_TYPES)
+            statuses[item.order_id] = (status_sequence, item.new_status, item.cancel_reason)
+        changed.append(order)
+    if changed:
+        Order.objects.bulk_update(
+            changed, ["last_sequence", "status", "cancel_reason", "updated_at"]
+        )
+        OrderHistoryEntry.objects.bulk_create(rows)
+    if len(statuses) == 1:
+        # The read model follows, unless a rebuild already wrote a newer state.
+        ((order_id, (status_sequence, status, cancel_reason)),) = statuses.items()
+        OrderSummary.objects.filter(order_id=order_id, last_sequence__lt=status_sequence).update(
+            status=status,
+            cancel_reason=cancel_reason,
+            updated_at=now,
+            last_sequence=status_sequence,
+        )
+    elif statuses:
+        summaries = []
+        for summary in (
+            OrderSummary.objects.select_for_update()
+            .filter(order_id__in=list(statuses))
+            .order_by("order_id")
+        ):
+            status_sequence, status, cancel_reason = statuses[summary.order_id]
+            if summary.last_sequence < status_sequence:
+                summary.status, summary.cancel_reason = status, cancel_reason
+                summary.updated_at, summary.last_sequence = now, status_sequence
+                summaries.append(summary)
+        OrderSummary.objects.bulk_update(
+            summaries, ["status", "cancel_reason", "updated_at", "last_sequence"]
+        )
+    return {order.pk for order in changed}
+
+
 def _bump_sequence(
     *,
     order_id: UUID,

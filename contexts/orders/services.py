@@ -1,7 +1,7 @@
 """Write use-cases of the orders context: place an order, cancel it.
 
 Cross-context calls (catalog pricing, payments, inventory) always happen
-outside ``atomic("orders")``; the saga (``saga.py``) owns consistency across
+outside ``atomic("orders")``; the saga (the ``saga`` package) owns consistency across
 contexts.
 """
 
@@ -98,7 +98,7 @@ def order_place(
 
     One transaction writes the order, its items, the ORDER_PLACED history
     entry, the saga record, the read-model row and the ``OrderPlaced`` outbox
-    row; once it commits the saga's first step is enqueued.
+    row, and wakes the saga loop (``NOTIFY``, delivered on commit).
 
     With ``idempotency_key``, a repeat of the same request by the same user
     returns the order the first one created (``created`` False), also when
@@ -225,7 +225,7 @@ def order_place(
                 last_sequence=1,
             )
             publish(event)
-            saga.enqueue_on_commit(order_id)
+            saga.wake_on_commit()
     except IntegrityError:
         if idempotency_key is None:
             raise

@@ -1,9 +1,15 @@
-"""Celery tasks of the orders context (thin: each calls one service), on the orders queue.
+"""Celery tasks of the orders context (thin: each calls one service), on the orders queue,
+and the saga loop.
 
-- ``orders.advance_saga``: run an order's saga from its current step.
-- ``orders.resume_stalled_sagas`` (beat): re-enqueue sagas whose step is overdue
-  (a lost message, a worker that died mid-step, a retry too long for a countdown);
-  also sent once when a worker starts, so a restart does not wait for beat.
+- ``orders.sagas`` (a background loop, ``run_due_sagas``): every worker
+  consuming the orders queue runs it; woken by ``NOTIFY orders_saga`` when an
+  order is placed, and polling for retries and leases that came due, it claims
+  and runs due sagas in batches. No broker message per order.
+- ``orders.resume_stalled_sagas`` (beat): the safety net; runs sagas the loop
+  missed (no worker runs it, a dead worker's lease ended); also sent once when
+  a worker starts, so a restart does not wait for beat.
+- ``orders.advance_saga``: run one order's saga; nothing sends it any more, but
+  messages queued by an older deployment are still accepted.
 - ``orders.purge_idempotency_keys`` (beat, e.g. hourly): forget expired keys.
 """
 
@@ -16,9 +22,15 @@ from celery import current_app, shared_task
 from celery.signals import worker_ready
 
 from contexts.kernel.correlation import reset_correlation_id, set_correlation_id
+from contexts.kernel.wakeup import loop
 from contexts.orders import saga, services
 
 logger = logging.getLogger(__name__)
+
+
+@loop(name="orders.sagas", context="orders", channel=saga.CHANNEL)
+def run_due_sagas(limit: int) -> int:
+    return saga.saga_run_due(limit)
 
 
 @shared_task(name=saga.TASK_NAME)

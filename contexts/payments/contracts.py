@@ -16,6 +16,9 @@ from contexts.kernel.errors import DomainError
 
 __all__ = [
     "ChargeDeclined",
+    "ChargeOutcome",
+    "ChargeRequest",
+    "ChargeResult",
     "PaymentAbandoned",
     "PaymentError",
     "PaymentGatewayUnavailable",
@@ -44,6 +47,16 @@ class PaymentInfo:
     status: PaymentStatus
     amount: Decimal
     currency: str
+
+
+@dataclass(frozen=True)
+class ChargeRequest:
+    """One order to charge (``charge_for_orders``)."""
+
+    order_id: UUID
+    amount: Decimal
+    currency: str
+    payment_token: str
 
 
 class PaymentError(DomainError):
@@ -81,3 +94,45 @@ class PaymentGatewayUnavailable(PaymentError):
     """
 
     http_status = 503
+
+
+class ChargeResult(StrEnum):
+    """What became of one order's charge in ``charge_for_orders``."""
+
+    #: Captured (now or before): ``ChargeOutcome.payment`` is the payment.
+    CAPTURED = "CAPTURED"
+    #: ``ChargeDeclined``: the gateway refused it (final).
+    DECLINED = "DECLINED"
+    #: ``PaymentAbandoned``: the order had already given the payment up.
+    ABANDONED = "ABANDONED"
+    #: ``PaymentGatewayUnavailable``: no definitive answer; retry with backoff.
+    UNAVAILABLE = "UNAVAILABLE"
+    #: ``PaymentError``: a request the payments context refuses (amount, currency...).
+    REFUSED = "REFUSED"
+    #: The gateway adapter failed with a bug (recorded and logged); retry.
+    FAILED = "FAILED"
+
+
+@dataclass(frozen=True)
+class ChargeOutcome:
+    """One order's outcome in ``charge_for_orders``: the payment, or why there is none."""
+
+    order_id: UUID
+    result: ChargeResult
+    payment: PaymentInfo | None = None
+    detail: str = ""
+
+    def error(self) -> Exception | None:
+        """The error ``charge_for_order`` would have raised (None when captured)."""
+        match self.result:
+            case ChargeResult.CAPTURED:
+                return None
+            case ChargeResult.DECLINED:
+                return ChargeDeclined(self.detail)
+            case ChargeResult.ABANDONED:
+                return PaymentAbandoned(self.detail)
+            case ChargeResult.UNAVAILABLE:
+                return PaymentGatewayUnavailable(self.detail)
+            case ChargeResult.REFUSED:
+                return PaymentError(self.detail)
+        return RuntimeError(self.detail)

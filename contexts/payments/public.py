@@ -8,14 +8,16 @@ crash or a redelivery without charging or refunding twice.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 from uuid import UUID
 
 from contexts.payments import selectors, services
-from contexts.payments.contracts import PaymentInfo
+from contexts.payments.contracts import ChargeOutcome, ChargeRequest, PaymentInfo
 
 __all__ = [
     "charge_for_order",
+    "charge_for_orders",
     "get_payment_for_order",
     "refund_for_order",
     "resubmit_rejected_refund",
@@ -41,6 +43,25 @@ def charge_for_order(
     return services.charge_for_order(
         order_id=order_id, amount=amount, currency=currency, payment_token=payment_token
     )
+
+
+def charge_for_orders(*, requests: Sequence[ChargeRequest]) -> dict[UUID, ChargeOutcome]:
+    """``charge_for_order`` for many orders, with two transactions for all of them.
+
+    One transaction records every attempt about to be made (and answers the
+    orders that need no gateway call), the gateway is called for each order
+    with no transaction open (same keys, same settling of unknown outcomes as
+    ``charge_for_order``), and one transaction records every outcome. Returns
+    each order's ``ChargeOutcome``: ``CAPTURED`` with the payment, or what
+    ``charge_for_order`` would have raised for it (``DECLINED``,
+    ``ABANDONED``, ``UNAVAILABLE``, ``REFUSED``; ``FAILED`` for a bug of the
+    gateway adapter, logged, not hidden). One order's failure never fails the
+    others.
+    """
+    return {
+        order_id: services.charge_outcome(order_id, outcome)
+        for order_id, outcome in services.charge_for_orders(requests=requests).items()
+    }
 
 
 def refund_for_order(*, order_id: UUID) -> PaymentInfo | None:

@@ -13,6 +13,10 @@ that must never be called inside a database transaction:
 
 Two concurrent calls for one order may both reach step 2, but with the same
 key: the gateway makes one charge, and step 3 applies it once.
+
+``charge_for_orders`` runs these steps for many orders at once: one
+transaction for all their step 1s, the gateway calls, one transaction for all
+their step 3s, each order's outcome reported on its own.
 """
 
 from __future__ import annotations
@@ -20,9 +24,9 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import NoReturn
 from uuid import UUID
@@ -36,6 +40,9 @@ from contexts.kernel.transactions import atomic
 from contexts.payments import events
 from contexts.payments.contracts import (
     ChargeDeclined,
+    ChargeOutcome,
+    ChargeRequest,
+    ChargeResult,
     PaymentAbandoned,
     PaymentError,
     PaymentGatewayUnavailable,
@@ -76,63 +83,176 @@ def charge_for_order(
     *, order_id: UUID, amount: Decimal, currency: str, payment_token: str
 ) -> PaymentInfo:
     """Charge the order once; see ``public.charge_for_order`` for the contract."""
-    amount = _valid_amount(amount)
-    currency = _valid_currency(currency)
-    if not isinstance(payment_token, str):
-        raise PaymentError("The payment token must be a string.", field="payment_token")
+    request = ChargeRequest(
+        order_id=order_id, amount=amount, currency=currency, payment_token=payment_token
+    )
+    outcome = charge_for_orders(requests=[request])[order_id]
+    if isinstance(outcome, Exception):
+        raise outcome
+    return outcome
 
-    with atomic(CONTEXT):
-        payment = _lock_or_create_payment(order_id=order_id, amount=amount, currency=currency)
-        if (payment.amount, payment.currency) != (amount, currency):
-            raise PaymentError(
-                f"Order {order_id} was already charged {payment.amount} {payment.currency}."
+
+def charge_for_orders(*, requests: Sequence[ChargeRequest]) -> dict[UUID, PaymentInfo | Exception]:
+    """Charge many orders once each; see ``public.charge_for_orders`` for the contract."""
+    outcomes: dict[UUID, PaymentInfo | Exception] = {}
+    valid: dict[UUID, ChargeRequest] = {}
+    for request in requests:
+        try:
+            valid[request.order_id] = ChargeRequest(
+                order_id=request.order_id,
+                amount=_valid_amount(request.amount),
+                currency=_valid_currency(request.currency),
+                payment_token=_valid_token(request.payment_token),
             )
-        if payment.status == Payment.Status.DECLINED:
-            raise ChargeDeclined(f"Payment declined: {payment.decline_reason}.")
-        if payment.status in (Payment.Status.FAILED, Payment.Status.REFUNDED):
-            raise PaymentAbandoned(f"The payment of order {order_id} was given up.")
-        if payment.status == Payment.Status.CAPTURED:
-            if payment.abandoned_at is None:
-                return payment_info(payment)
-            captured_after_abandonment = True
+        except PaymentError as exc:
+            outcomes[request.order_id] = exc
+    if not valid:
+        return outcomes
+
+    # 1. One transaction: every payment row locked (or created) and each attempt counted.
+    to_charge: dict[UUID, Payment] = {}
+    late: list[UUID] = []
+    with atomic(CONTEXT):
+        locked, created = _lock_or_create_payments(valid.values())
+        started: list[Payment] = []
+        now = timezone.now()
+        for order_id, request in valid.items():
+            payment = locked[order_id]
+            if (payment.amount, payment.currency) != (request.amount, request.currency):
+                outcomes[order_id] = PaymentError(
+                    f"Order {order_id} was already charged {payment.amount} {payment.currency}."
+                )
+            elif payment.status == Payment.Status.DECLINED:
+                outcomes[order_id] = ChargeDeclined(f"Payment declined: {payment.decline_reason}.")
+            elif payment.status in (Payment.Status.FAILED, Payment.Status.REFUNDED):
+                outcomes[order_id] = PaymentAbandoned(
+                    f"The payment of order {order_id} was given up."
+                )
+            elif payment.status == Payment.Status.CAPTURED:
+                if payment.abandoned_at is None:
+                    outcomes[order_id] = payment_info(payment)
+                else:
+                    late.append(order_id)
+            else:
+                if order_id not in created:
+                    payment.attempts += 1
+                    payment.updated_at = now
+                    started.append(payment)
+                to_charge[order_id] = payment
+        if started:
+            Payment.objects.bulk_update(started, ["attempts", "updated_at"])
+    for order_id in late:
+        outcomes[order_id] = _late_capture_given_back(order_id)
+
+    # 2. The gateway, with no transaction open.
+    calls = {order_id: _charge_at_gateway(valid[order_id]) for order_id in to_charge}
+    if not calls:
+        return outcomes
+
+    # 3. One transaction: every attempt recorded, every outcome applied conditionally.
+    with atomic(CONTEXT):
+        current = {
+            payment.order_id: payment
+            for payment in Payment.objects.select_for_update()
+            .filter(pk__in=[payment.pk for payment in to_charge.values()])
+            .order_by("order_id")
+        }
+        GatewayAttempt.objects.bulk_create(
+            _attempt(
+                call,
+                payment=current[order_id],
+                kind=GatewayAttempt.Kind.CHARGE,
+                key=charge_key(order_id),
+            )
+            for order_id, call in calls.items()
+        )
+        changed: list[Payment] = []
+        now = timezone.now()
+        for order_id, call in calls.items():
+            payment = current[order_id]
+            result = call.result
+            if result is None:
+                if payment.status != Payment.Status.PENDING:
+                    continue
+                payment.last_error = call.error_text
+            elif result.approved:
+                # FAILED too: the order gave up while this call was in flight, but
+                # the money was taken, so it is recorded (and given back below).
+                if payment.status not in (Payment.Status.PENDING, Payment.Status.FAILED):
+                    continue
+                _mark_captured(payment, reference=result.reference, now=now)
+            elif payment.status == Payment.Status.PENDING:
+                _mark_declined(payment, reason=result.reason)
+            else:
+                continue
+            payment.updated_at = now
+            changed.append(payment)
+        if changed:
+            Payment.objects.bulk_update(changed, _CHARGE_FIELDS)
+
+    for order_id, call in calls.items():
+        payment = current[order_id]
+        failure = call.failure()
+        if failure is not None:
+            outcomes[order_id] = failure
+        elif call.result is not None and not call.result.approved:
+            outcomes[order_id] = ChargeDeclined(f"Payment declined: {call.result.reason}.")
+        elif payment.abandoned_at is not None:
+            outcomes[order_id] = _late_capture_given_back(order_id)
         else:
-            captured_after_abandonment = False
-            payment.attempts += 1
-            payment.save(update_fields=["attempts", "updated_at"])
+            outcomes[order_id] = payment_info(payment)
+    return outcomes
 
-    if captured_after_abandonment:
-        _give_back_late_capture(order_id)
 
-    key = charge_key(order_id)
-    call = _call_gateway(
+def charge_outcome(order_id: UUID, outcome: PaymentInfo | Exception) -> ChargeOutcome:
+    """One order's result of ``charge_for_orders`` as the contract's plain data."""
+    if isinstance(outcome, PaymentInfo):
+        return ChargeOutcome(order_id=order_id, result=ChargeResult.CAPTURED, payment=outcome)
+    if isinstance(outcome, PaymentAbandoned):
+        result = ChargeResult.ABANDONED
+    elif isinstance(outcome, ChargeDeclined):
+        result = ChargeResult.DECLINED
+    elif isinstance(outcome, PaymentGatewayUnavailable):
+        result = ChargeResult.UNAVAILABLE
+    elif isinstance(outcome, PaymentError):
+        result = ChargeResult.REFUSED
+    else:
+        logger.error("charging order %s failed on a bug", order_id, exc_info=outcome)
+        return ChargeOutcome(
+            order_id=order_id,
+            result=ChargeResult.FAILED,
+            detail=f"{type(outcome).__name__}: {outcome}",
+        )
+    return ChargeOutcome(order_id=order_id, result=result, detail=str(outcome))
+
+
+#: What recording a charge's outcome may change on the payment row.
+_CHARGE_FIELDS = [
+    "status",
+    "gateway_reference",
+    "captured_at",
+    "decline_reason",
+    "last_error",
+    "updated_at",
+]
+
+
+def _charge_at_gateway(request: ChargeRequest) -> _GatewayCall:
+    return _call_gateway(
         lambda gateway: gateway.charge(
-            idempotency_key=key, amount=amount, currency=currency, token=payment_token
+            idempotency_key=charge_key(request.order_id),
+            amount=request.amount,
+            currency=request.currency,
+            token=request.payment_token,
         )
     )
 
-    with atomic(CONTEXT):
-        payment = Payment.objects.select_for_update().get(pk=payment.pk)
-        _record_attempt(call, payment=payment, kind=GatewayAttempt.Kind.CHARGE, key=key)
-        result = call.result
-        if result is None:
-            if payment.status == Payment.Status.PENDING:
-                payment.last_error = call.error_text
-                payment.save(update_fields=["last_error", "updated_at"])
-        elif result.approved:
-            # FAILED too: the order gave up while this call was in flight, but
-            # the money was taken, so it is recorded (and given back below).
-            if payment.status in (Payment.Status.PENDING, Payment.Status.FAILED):
-                _capture(payment, reference=result.reference)
-        elif payment.status == Payment.Status.PENDING:
-            _decline(payment, reason=result.reason)
 
-    call.raise_unavailable()
-    assert result is not None  # raise_unavailable raised when the call had no result
-    if not result.approved:
-        raise ChargeDeclined(f"Payment declined: {result.reason}.")
-    if payment.abandoned_at is not None:
+def _late_capture_given_back(order_id: UUID) -> Exception:
+    try:
         _give_back_late_capture(order_id)
-    return payment_info(payment)
+    except Exception as exc:  # PaymentAbandoned, or the refund's own failure
+        return exc
 
 
 def refund_for_order(*, order_id: UUID) -> PaymentInfo | None:
@@ -287,24 +407,42 @@ def payments_reconcile(*, limit: int = 200) -> int:
 # --- steps ----------------------------------------------------------------
 
 
-def _lock_or_create_payment(*, order_id: UUID, amount: Decimal, currency: str) -> Payment:
-    """The order's payment row, locked; created PENDING if there is none yet."""
+def _lock_or_create_payments(
+    requests: Iterable[ChargeRequest],
+) -> tuple[dict[UUID, Payment], set[UUID]]:
+    """The orders' payment rows, locked (in order id order), created PENDING where missing;
+    and the orders whose row this call created (it counts its first attempt already)."""
+    ordered = sorted(requests, key=lambda r: r.order_id)
     # INSERT … ON CONFLICT DO NOTHING first (an order is usually charged once):
     # a concurrent first charge inserts the same row, and both lock the winner.
-    Payment.objects.bulk_create(
-        [Payment(order_id=order_id, amount=amount, currency=currency)], ignore_conflicts=True
-    )
-    return Payment.objects.select_for_update().get(order_id=order_id)
+    fresh = {
+        r.order_id: Payment(order_id=r.order_id, amount=r.amount, currency=r.currency, attempts=1)
+        for r in ordered
+    }
+    Payment.objects.bulk_create(fresh.values(), ignore_conflicts=True)
+    locked = {
+        payment.order_id: payment
+        for payment in Payment.objects.select_for_update()
+        .filter(order_id__in=list(fresh))
+        .order_by("order_id")
+    }
+    created = {order_id for order_id, payment in locked.items() if payment.pk == fresh[order_id].pk}
+    return locked, created
 
 
 def _capture(payment: Payment, *, reference: str) -> None:
-    payment.status = Payment.Status.CAPTURED
-    payment.gateway_reference = reference
-    payment.captured_at = timezone.now()
-    payment.last_error = ""
+    _mark_captured(payment, reference=reference, now=timezone.now())
     payment.save(
         update_fields=["status", "gateway_reference", "captured_at", "last_error", "updated_at"]
     )
+
+
+def _mark_captured(payment: Payment, *, reference: str, now: datetime) -> None:
+    """The payment is captured (saved by the caller); ``PaymentCaptured`` is published."""
+    payment.status = Payment.Status.CAPTURED
+    payment.gateway_reference = reference
+    payment.captured_at = now
+    payment.last_error = ""
     publish(
         events.PaymentCaptured(
             payment_id=payment.id,
@@ -316,9 +454,14 @@ def _capture(payment: Payment, *, reference: str) -> None:
 
 
 def _decline(payment: Payment, *, reason: str) -> None:
+    _mark_declined(payment, reason=reason)
+    payment.save(update_fields=["status", "decline_reason", "updated_at"])
+
+
+def _mark_declined(payment: Payment, *, reason: str) -> None:
+    """The payment is declined (saved by the caller); ``PaymentDeclined`` is published."""
     payment.status = Payment.Status.DECLINED
     payment.decline_reason = reason
-    payment.save(update_fields=["status", "decline_reason", "updated_at"])
     publish(events.PaymentDeclined(payment_id=payment.id, order_id=payment.order_id, reason=reason))
 
 
@@ -437,16 +580,24 @@ class _GatewayCall:
             return ""
         return f"{type(self.error).__name__}: {self.error}"[:_ERROR_LENGTH]
 
-    def raise_unavailable(self) -> None:
-        """Re-raise a failed call: a gateway error as PaymentGatewayUnavailable."""
+    def failure(self) -> Exception | None:
+        """What a failed call comes to for the caller: a gateway error as
+        PaymentGatewayUnavailable, a bug of the adapter as itself (recorded, not hidden)."""
         if self.error is None:
-            return
+            return None
         if isinstance(self.error, GatewayError):
-            raise PaymentGatewayUnavailable(
+            unavailable = PaymentGatewayUnavailable(
                 f"The payment gateway is unavailable ({self.error_text})."
-            ) from self.error
-        # Not a gateway error: a bug in the adapter. It is recorded, not hidden.
-        raise self.error
+            )
+            unavailable.__cause__ = self.error
+            return unavailable
+        return self.error
+
+    def raise_unavailable(self) -> None:
+        """Re-raise a failed call (see ``failure``)."""
+        failure = self.failure()
+        if failure is not None:
+            raise failure
 
 
 def _call_gateway(request: Callable[[PaymentGateway], GatewayResult | None]) -> _GatewayCall:
@@ -469,7 +620,18 @@ def _record_attempt(
     key: str,
     refund: Refund | None = None,
 ) -> None:
-    GatewayAttempt.objects.create(
+    _attempt(call, payment=payment, kind=kind, key=key, refund=refund).save()
+
+
+def _attempt(
+    call: _GatewayCall,
+    *,
+    payment: Payment,
+    kind: str,
+    key: str,
+    refund: Refund | None = None,
+) -> GatewayAttempt:
+    return GatewayAttempt(
         payment=payment,
         refund=refund,
         kind=kind,
@@ -500,6 +662,12 @@ def _valid_amount(amount: Decimal) -> Decimal:
     if value != value.quantize(_CENT):
         raise PaymentError("The amount has more than two decimal places.", field="amount")
     return value.quantize(_CENT)
+
+
+def _valid_token(token: str) -> str:
+    if not isinstance(token, str):
+        raise PaymentError("The payment token must be a string.", field="payment_token")
+    return token
 
 
 def _valid_currency(currency: str) -> str:

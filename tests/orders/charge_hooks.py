@@ -17,17 +17,17 @@ from contexts.payments import public as payments
 
 
 def after_first_charge(marker_variable: str, then: Callable[[], None]) -> None:
-    """Wrap ``payments.charge_for_order`` so the first charge is followed by ``then()``."""
-    real_charge = payments.charge_for_order
+    """Wrap ``payments.charge_for_orders`` so the first charge is followed by ``then()``."""
+    real_charge = payments.charge_for_orders
 
     def charge_then_interrupt_once(**kwargs: Any):
-        result = real_charge(**kwargs)
+        outcomes = real_charge(**kwargs)
         marker = os.environ.get(marker_variable)
-        if marker and _claim(marker, str(kwargs.get("order_id"))):
+        if marker and outcomes and _claim(marker, str(next(iter(outcomes)))):
             then()
-        return result
+        return outcomes
 
-    payments.charge_for_order = charge_then_interrupt_once  # type: ignore[assignment]  # a test hook
+    payments.charge_for_orders = charge_then_interrupt_once  # type: ignore[assignment]  # a test hook
 
 
 def _claim(marker: str, order_id: str) -> bool:

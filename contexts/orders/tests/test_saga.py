@@ -19,6 +19,8 @@ from django.utils import timezone
 from contexts.inventory import public as inventory
 from contexts.orders import saga
 from contexts.orders.models import Order, OrderSummary, SagaState
+from contexts.orders.saga import engine
+from contexts.orders.saga.outcomes import Move
 from contexts.payments import public as payments
 from contexts.payments.contracts import PaymentGatewayUnavailable
 
@@ -181,16 +183,16 @@ def test_confirm_failing_once_still_confirms_with_one_charge(
     """After the payment is captured, only forward."""
     product = make_product(stock=2)
     order_id = place_order(product)["id"]
-    real_commit = inventory.commit_stock_for_order
+    real_commit = inventory.commit_stock_for_orders
     calls = []
 
-    def commit_failing_once(*, order_id):
-        calls.append(order_id)
+    def commit_failing_once(*, order_ids):
+        calls.append(order_ids)
         if len(calls) == 1:
             raise ConnectionError("inventory unreachable")
-        real_commit(order_id=order_id)
+        return real_commit(order_ids=order_ids)
 
-    monkeypatch.setattr(inventory, "commit_stock_for_order", commit_failing_once)
+    monkeypatch.setattr(inventory, "commit_stock_for_orders", commit_failing_once)
 
     order = run_saga(order_id)
 
@@ -207,14 +209,14 @@ def test_a_reservation_expired_after_capture_is_refunded_and_cancelled(
 ):
     product = make_product(stock=2)
     order_id = place_order(product)["id"]
-    real_commit = inventory.commit_stock_for_order
+    real_commit = inventory.commit_stock_for_orders
 
-    def commit_after_expiry(*, order_id):
+    def commit_after_expiry(*, order_ids):
         # The reservation's time ran out between the charge and the commit.
         inventory.expire_reservations(now=timezone.now() + timedelta(days=1))
-        real_commit(order_id=order_id)
+        return real_commit(order_ids=order_ids)
 
-    monkeypatch.setattr(inventory, "commit_stock_for_order", commit_after_expiry)
+    monkeypatch.setattr(inventory, "commit_stock_for_orders", commit_after_expiry)
 
     order = run_saga(order_id)
 
@@ -242,16 +244,16 @@ def test_a_runner_dying_after_the_charge_is_resumed_without_a_second_charge(
     """The step is repeated, idempotently, once the lease runs out."""
     product = make_product(stock=4)
     order_id = place_order(product, quantity=2)["id"]
-    real_charge = payments.charge_for_order
+    real_charge = payments.charge_for_orders
 
     def charge_then_die(**kwargs):
         real_charge(**kwargs)
         raise WorkerDied
 
-    monkeypatch.setattr(payments, "charge_for_order", charge_then_die)
+    monkeypatch.setattr(payments, "charge_for_orders", charge_then_die)
     with pytest.raises(WorkerDied):
         saga.saga_advance(order_id=order_id)
-    monkeypatch.setattr(payments, "charge_for_order", real_charge)
+    monkeypatch.setattr(payments, "charge_for_orders", real_charge)
     state = SagaState.objects.get(order_id=order_id)
     assert (state.step, state.status) == ("CHARGE_PAYMENT", "ACTIVE")
 
@@ -276,13 +278,13 @@ def test_a_runner_dying_after_the_charge_is_resumed_without_a_second_charge(
 def test_a_runner_that_lost_its_lease_cannot_move_the_saga(place_order, make_product):
     order_id = place_order(make_product())["id"]
     now = timezone.now()
-    stale = saga._claim(order_id=order_id, now=now)
+    stale = engine.claim_one(order_id=order_id, now=now)
     expire_lease(order_id)
-    current = saga._claim(order_id=order_id, now=timezone.now())
+    current = engine.claim_one(order_id=order_id, now=timezone.now())
 
     assert stale is not None and current is not None
-    assert saga._transition(stale, step="CHARGE_PAYMENT") is None
-    assert saga._transition(current, step="CHARGE_PAYMENT") is not None
+    assert engine.apply([Move(stale, step="CHARGE_PAYMENT")]) == []
+    assert engine.apply([Move(current, step="CHARGE_PAYMENT")]) == [current]
     assert SagaState.objects.get(order_id=order_id).step == "CHARGE_PAYMENT"
 
 
@@ -302,15 +304,15 @@ def test_a_step_past_its_deadline_compensates(
     """A charge that never answers in time ends the order."""
     product = make_product(stock=2)
     order_id = place_order(product)["id"]
-    real_charge = payments.charge_for_order
+    real_charge = payments.charge_for_orders
 
     def killed_while_the_gateway_hangs(**kwargs):
         raise WorkerDied
 
-    monkeypatch.setattr(payments, "charge_for_order", killed_while_the_gateway_hangs)
+    monkeypatch.setattr(payments, "charge_for_orders", killed_while_the_gateway_hangs)
     with pytest.raises(WorkerDied):
         saga.saga_advance(order_id=order_id)
-    monkeypatch.setattr(payments, "charge_for_order", real_charge)
+    monkeypatch.setattr(payments, "charge_for_orders", real_charge)
     SagaState.objects.filter(order_id=order_id).update(
         deadline=timezone.now() - timedelta(seconds=1)
     )
@@ -453,14 +455,14 @@ def test_a_cancel_while_the_saga_is_paying_is_refused(
     """Status changes are conditional, so only legal final states occur."""
     product = make_product(stock=2)
     order_id = place_order(product)["id"]
-    real_charge = payments.charge_for_order
+    real_charge = payments.charge_for_orders
     answers = []
 
     def charge_while_the_customer_cancels(**kwargs):
         answers.append(auth_client.post(f"/api/orders/{order_id}/cancel").status_code)
         return real_charge(**kwargs)
 
-    monkeypatch.setattr(payments, "charge_for_order", charge_while_the_customer_cancels)
+    monkeypatch.setattr(payments, "charge_for_orders", charge_while_the_customer_cancels)
 
     order = run_saga(order_id)
 

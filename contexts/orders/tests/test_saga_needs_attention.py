@@ -126,14 +126,14 @@ def test_a_rejected_refund_in_a_compensation_cancels_once_stock_is_released(
 ):
     product = make_product(stock=2)
     order_id = place_order(product, quantity=2, token="tok_refund_reject")["id"]
-    real_commit = inventory.commit_stock_for_order
+    real_commit = inventory.commit_stock_for_orders
 
-    def commit_after_expiry(*, order_id):
+    def commit_after_expiry(*, order_ids):
         # Captured, then the reservation's time ran out before the commit: refund and cancel.
         inventory.expire_reservations(now=timezone.now() + timedelta(days=1))
-        real_commit(order_id=order_id)
+        return real_commit(order_ids=order_ids)
 
-    monkeypatch.setattr(inventory, "commit_stock_for_order", commit_after_expiry)
+    monkeypatch.setattr(inventory, "commit_stock_for_orders", commit_after_expiry)
 
     state = drive(order_id)
 
@@ -166,10 +166,10 @@ def test_a_deterministic_failure_while_confirming_stops_after_the_bound(
 ):
     order_id = place_order(make_product(stock=1), token="tok_ok")["id"]
 
-    def broken(*, order_id):
+    def broken(*, order_ids):
         raise ZeroDivisionError("a bug")
 
-    monkeypatch.setattr(inventory, "commit_stock_for_order", broken)
+    monkeypatch.setattr(inventory, "commit_stock_for_orders", broken)
 
     state = drive(order_id)
 
