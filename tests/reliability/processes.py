@@ -93,6 +93,9 @@ class WebProcess(_Process):
         command = [
             sys.executable, "-m", "gunicorn", "config.wsgi", f"--bind=127.0.0.1:{self.port}",
             "--workers=1", f"--threads={threads}", "--timeout=120",
+            # Longer than any pause of a test's client: gunicorn closing an idle
+            # kept-alive connection as the client reuses it fails that request.
+            "--keep-alive=60",
         ]  # fmt: skip
         super().__init__(directory, command, process_env(**env))
 

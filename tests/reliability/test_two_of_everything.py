@@ -316,10 +316,15 @@ def test_two_webs_two_workers_and_a_beat_under_load_do_every_effect_exactly_once
     inbox = _kernel_rows(InboxMessage)
     assert {row.status for row in inbox} <= {"processed"}
     duplicates = sum(row.attempts - 1 for row in inbox)
+    # Each delivery ran its handler once: a duplicate (two relays, a re-drive) ran nothing.
+    logs = [worker.logs() for worker in workers]
+    delivered = [_deliveries_logged(log) for log in logs]
+    assert sum(delivered) == len(inbox), (delivered, len(inbox))
+    failed = [line for log in logs for line in log.splitlines() if "event delivery failed" in line]
+    assert not failed, f"{len(failed)} deliveries failed, e.g. {failed[0][:600]}"
 
     # Both workers took a share of the relaying, the sagas and the deliveries.
     loops = [_tally(path) for path in tallies]
-    delivered = [_deliveries_logged(worker.logs()) for worker in workers]
     for n, units in enumerate(loops):
         relayed = sum(v for name, v in units.items() if name.startswith("kernel.relay."))
         assert relayed > 0, f"worker {n} relayed nothing: {units}"
