@@ -27,6 +27,7 @@ compares one and two workers).
 from __future__ import annotations
 
 import json
+import logging
 import random
 import threading
 import time
@@ -205,8 +206,9 @@ def _tally(path: Path) -> Counter[str]:
 
 @pytest.mark.timeout(400)
 def test_two_webs_two_workers_and_a_beat_under_load_do_every_effect_exactly_once(
-    start_celery_worker, start_process, seller, create_product, tmp_path
+    start_celery_worker, start_process, seller, create_product, tmp_path, caplog
 ):
+    caplog.set_level(logging.WARNING, logger="httpx")  # not a line per request
     began = time.monotonic()
     plenty = [create_product(seller, price=p, stock=PLENTY)["id"] for p in ("4.00", "2.50")]
     scarce = [create_product(seller, price=p, stock=SCARCE)["id"] for p in ("9.00", "7.25")]
@@ -259,11 +261,11 @@ def test_two_webs_two_workers_and_a_beat_under_load_do_every_effect_exactly_once
     confirmed = {order_id for order_id, o in orders.items() if o.status == "CONFIRMED"}
 
     # Stock: reserved and committed once per confirmed order line; nothing held, nothing negative.
-    items = Counter()
+    items: Counter[tuple[str, str]] = Counter()
     for item in OrderItem.objects.filter(order_id__in=confirmed):
         items[(str(item.order_id), str(item.product_id))] += item.quantity
     reservations = Reservation.objects.filter(order_id__in=[UUID(i) for i in order_ids])
-    committed = Counter()
+    committed: Counter[tuple[str, str]] = Counter()
     for reservation in reservations:
         key = (str(reservation.order_id), str(reservation.product_id))
         if str(reservation.order_id) in confirmed:
