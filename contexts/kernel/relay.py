@@ -161,12 +161,13 @@ def relay_loop(alias: str) -> Callable[[int], int]:
 def register_relay_loops() -> None:
     """Register one relay loop per database alias (the kernel's ``AppConfig.ready``).
 
-    Each belongs to the first context using its database, whose queue a worker
-    must consume to run it: in the shared mode ``users`` (every default
-    worker), in the split mode each context's own database.
+    A worker consuming the queue of any context using that database runs it:
+    in the shared mode every worker but the email worker, in the split mode
+    the workers of the context owning the database (``users`` for the main one).
     """
     for alias, context in database_contexts().items():
-        loop(name=f"kernel.relay.{alias}", context=context, channel=RELAY_CHANNEL)(
+        users = [name for name in CONTEXTS if database_for(name) == alias]
+        loop(name=f"kernel.relay.{alias}", context=context, channel=RELAY_CHANNEL, queues=users)(
             relay_loop(alias)
         )
 

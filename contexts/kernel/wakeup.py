@@ -73,18 +73,31 @@ class Loop:
     #: The PostgreSQL LISTEN channel that wakes it.
     channel: str
     run: LoopFunction
+    #: A worker consuming any of these queues runs it (by default, the context's own).
+    queues: tuple[str, ...] = ()
+
+    def runs_on(self, consumed: set[str]) -> bool:
+        return bool(consumed.intersection(self.queues or (self.context,)))
 
 
 _LOOPS: dict[str, Loop] = {}
 
 
-def loop(*, name: str, context: str, channel: str) -> Callable[[LoopFunction], LoopFunction]:
-    """Register the decorated ``run(limit) -> int`` as a background loop of ``context``."""
+def loop(
+    *, name: str, context: str, channel: str, queues: Iterable[str] = ()
+) -> Callable[[LoopFunction], LoopFunction]:
+    """Register the decorated ``run(limit) -> int`` as a background loop of ``context``.
+
+    Workers consuming ``context``'s queue run it, or with ``queues`` those
+    consuming any of them (the relay of a database shared by several contexts).
+    """
     if context not in CONTEXTS:
         raise LookupError(f"unknown context {context!r}")
 
     def register(func: LoopFunction) -> LoopFunction:
-        _LOOPS[name] = Loop(name=name, context=context, channel=channel, run=func)
+        _LOOPS[name] = Loop(
+            name=name, context=context, channel=channel, run=func, queues=tuple(queues)
+        )
         return func
 
     return register
@@ -102,9 +115,9 @@ def registered_loops() -> list[Loop]:
 
 def loops_for_queues(queues: Iterable[str]) -> list[Loop]:
     """The loops a worker consuming ``queues`` runs: those of the contexts whose queue
-    (named after the context) it consumes."""
+    (named after the context) it consumes, or naming one of them in ``queues``."""
     consumed = set(queues)
-    return [registered for registered in _LOOPS.values() if registered.context in consumed]
+    return [registered for registered in _LOOPS.values() if registered.runs_on(consumed)]
 
 
 def notify(channel: str, *, context: str) -> None:
@@ -166,8 +179,8 @@ class LoopThread:
 
     def _main(self) -> None:
         if self.app is not None:
-            # Celery's current app is per thread: without this a loop sending
-            # messages would use an unconfigured fallback app.
+            # Celery's current app is per thread: the loops send with the
+            # worker's own app, whatever the process-wide default is.
             self.app.set_current()
         failures = 0
         while not self._stopping.is_set():

@@ -236,3 +236,15 @@ def test_retention_purges_old_published_rows_only(settings):
     assert counts["outbox"] == 1
     remaining = set(OutboxMessage.objects.using(alias).values_list("event_id", flat=True))
     assert remaining == {recent.event_id, unpublished.event_id}
+
+
+def test_a_worker_runs_the_relay_of_every_database_its_queues_use():
+    from contexts.kernel.wakeup import loops_for_queues
+
+    def relays(*queues: str) -> set[str]:
+        return {lp.name for lp in loops_for_queues(queues) if lp.name.startswith("kernel.relay.")}
+
+    assert relays("email") == set()
+    assert relays("orders") == {f"kernel.relay.{database_for('orders')}"}
+    everything = relays(*CONTEXTS)
+    assert everything == {f"kernel.relay.{alias}" for alias in relay.database_contexts()}

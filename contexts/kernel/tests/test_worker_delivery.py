@@ -14,6 +14,7 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 from django.db import connections
+from django.utils import timezone
 
 from contexts.kernel import relay
 from contexts.kernel.databases import database_for
@@ -324,3 +325,27 @@ def test_the_workers_relay_loop_sends_a_committed_event_at_once(start_probe_work
     assert all(outbox_row(event).published_at for event in events)
     wait_for(lambda: all(outbox_row(event).unconfirmed == {} for event in events), timeout=15)
     assert "failed; it runs again" not in worker.logs()
+
+
+def test_a_single_delivery_message_of_an_older_deployment_is_still_delivered(
+    start_probe_worker, probe_effects
+):
+    from celery import current_app
+
+    event = ProbeHappened(mode="ok")
+    envelope = publish_committed(event, relay=False)
+    # Relayed by the older deployment: no relay of this one sends it again.
+    OutboxMessage.objects.using(database_for(PUBLISHER)).filter(pk=event.event_id).update(
+        published_at=timezone.now()
+    )
+    start_probe_worker()
+    current_app.send_task(
+        relay.single_deliver_task_name(CONSUMER),
+        kwargs={"handler": HANDLER, "event": envelope},
+        queue=CONSUMER,
+    )
+
+    wait_for(lambda: probe_effects.count(event.event_id) == 1)
+    wait_for(lambda: inbox(event).status == InboxMessage.Status.PROCESSED)
+    wait_for(lambda: outbox_row(event).unconfirmed == {})  # confirmed, as before
+    assert probe_effects.count(event.event_id) == 1
