@@ -32,6 +32,9 @@ def _tallied(name: str, run: LoopFunction) -> LoopFunction:
 
 
 for _registered in registered_loops():
-    loop(name=_registered.name, context=_registered.context, channel=_registered.channel)(
-        _tallied(_registered.name, _registered.run)
-    )
+    loop(
+        name=_registered.name,
+        context=_registered.context,
+        channel=_registered.channel,
+        queues=_registered.queues,
+    )(_tallied(_registered.name, _registered.run))
