@@ -86,7 +86,7 @@ class _Process:
 class WebProcess(_Process):
     """``gunicorn config.wsgi`` (one worker, ``threads`` threads) on a free port."""
 
-    def __init__(self, directory: Path, name: str, *, threads: int = 4, **env: str) -> None:
+    def __init__(self, directory: Path, name: str, *, threads: int = 2, **env: str) -> None:
         self.name = f"web-{name}"
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"

@@ -42,7 +42,6 @@ from uuid import UUID, uuid4
 import httpx
 import pytest
 from django.contrib.auth import get_user_model
-from django.db import connections
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from contexts.inventory import public as inventory
@@ -102,30 +101,40 @@ def _order_lines(rng: random.Random, plenty: list[str], scarce: list[str]) -> di
     return lines
 
 
-def _client_run(
+def _register(index: int, web: WebProcess, run_id: str, barrier: threading.Barrier) -> str:
+    """One client signs up (a welcome notification); returns the new user's id."""
+    with httpx.Client(base_url=web.url, timeout=60) as session:
+        barrier.wait(timeout=60)
+        registered = session.post(
+            "/api/users",
+            json={"email": _email(run_id, index), "password": PASSWORD, "name": f"Twin {index}"},
+        )
+    assert registered.status_code == 201, registered.text
+    return registered.json()["id"]
+
+
+def _email(run_id: str, index: int) -> str:
+    return f"twin-{run_id}-{index}@example.com"
+
+
+def _place_orders(
     index: int,
+    access: str,
+    user_id: str,
     webs: list[WebProcess],
-    plenty: list[str],
-    scarce: list[str],
+    products: tuple[list[str], list[str]],
     run_id: str,
     barrier: threading.Barrier,
-) -> tuple[str, str, list[Placed]]:
-    """One client: register on one web process, then place orders alternating between both."""
+) -> list[Placed]:
+    """One client places its orders, alternating between the web processes; a replay of
+    some of them with the same ``Idempotency-Key`` goes to the other one."""
     rng = random.Random(index)
+    plenty, scarce = products
+    auth = {"Authorization": f"Bearer {access}"}
     sessions = [httpx.Client(base_url=web.url, timeout=60) for web in webs]
+    placed: list[Placed] = []
     try:
         barrier.wait(timeout=60)
-        email = f"twin-{run_id}-{index}@example.com"
-        registered = sessions[index % 2].post(
-            "/api/users", json={"email": email, "password": PASSWORD, "name": f"Twin {index}"}
-        )
-        assert registered.status_code == 201, registered.text
-        user_id = registered.json()["id"]
-        # Signed in with a token made with the shared signing key: a sign-in per
-        # client would add a password hash (most of a second) and test nothing here.
-        account = get_user_model().objects.get(pk=user_id)
-        auth = {"Authorization": f"Bearer {RefreshToken.for_user(account).access_token}"}
-        placed: list[Placed] = []
         for n in range(ORDERS_PER_CLIENT):
             lines = _order_lines(rng, plenty, scarce)
             token = rng.choices(list(TOKENS), weights=list(TOKENS.values()))[0]
@@ -146,11 +155,10 @@ def _client_run(
                 assert again.status_code == 201, again.text
                 assert again.json()["id"] == order_id, "a replayed key made a second order"
             placed.append(Placed(order_id, user_id, token, lines))
-        return user_id, email, placed
+        return placed
     finally:
         for session in sessions:
             session.close()
-        connections.close_all()
 
 
 def _kernel_rows(model) -> list[Any]:
@@ -215,7 +223,6 @@ def test_two_webs_two_workers_and_a_beat_under_load_do_every_effect_exactly_once
     tallies = [tmp_path / f"loops-{n}.txt" for n in range(2)]
     workers = [
         start_celery_worker(
-            concurrency=2,
             include=["tests.reliability.loop_tally"],
             env={**WORKER_ENV, "LOOP_TALLY_FILE": str(tally)},
         )
@@ -228,14 +235,25 @@ def test_two_webs_two_workers_and_a_beat_under_load_do_every_effect_exactly_once
     run_id = uuid4().hex[:8]
     barrier = threading.Barrier(CLIENTS)
     with ThreadPoolExecutor(max_workers=CLIENTS) as pool:
-        futures = [
-            pool.submit(_client_run, index, webs, plenty, scarce, run_id, barrier)
+        signups = [
+            pool.submit(_register, index, webs[index % 2], run_id, barrier)
             for index in range(CLIENTS)
         ]
-        results = [future.result(timeout=300) for future in futures]
+        user_ids = [future.result(timeout=300) for future in signups]
+        users = {user_id: _email(run_id, n) for n, user_id in enumerate(user_ids)}
+        # Signed in with tokens made with the shared signing key, here (the client
+        # threads open no database connection): a sign-in per client would add a
+        # password hash (most of a second) and test nothing here.
+        accounts = get_user_model().objects.in_bulk(user_ids)
+        tokens = [str(RefreshToken.for_user(accounts[UUID(u)]).access_token) for u in user_ids]
+        batches = [
+            pool.submit(
+                _place_orders, n, tokens[n], user_ids[n], webs, (plenty, scarce), run_id, barrier
+            )
+            for n in range(CLIENTS)
+        ]
+        placed = [order for future in batches for order in future.result(timeout=300)]
     placed_at = time.monotonic()
-    users = {user_id: email for user_id, email, _ in results}
-    placed = [order for _, _, orders in results for order in orders]
     order_ids = [order.order_id for order in placed]
     assert len(set(order_ids)) == CLIENTS * ORDERS_PER_CLIENT
 
