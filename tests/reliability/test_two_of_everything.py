@@ -5,7 +5,8 @@ included) and one Redis: two ``gunicorn config.wsgi`` on their own ports, two
 ``celery -A config worker`` (so two relays and two saga loops claiming work
 side by side with ``SKIP LOCKED``) and one ``celery -A config beat``. Sixteen
 clients, each a thread with its own HTTP sessions, register (a welcome
-notification each) and place orders spread over both web processes: a mix of
+notification each) and, with a token the test makes for them, place orders
+spread over both web processes: a mix of
 payment tokens (approved, declined, a gateway error then approved), products
 with plenty of stock and products that run out (orders cancelled
 ``OUT_OF_STOCK``), and some orders sent a second time with the same
@@ -15,10 +16,11 @@ When every order is final and the engine is idle, each effect happened
 exactly once: stock reserved and committed once per confirmed order line (the
 levels match the confirmed orders, nothing left reserved), one charge per
 confirmed order in the payments table and in the gateway's ledger, one
-notification (and one email) per registration and per order, no saga left
-active, no outbox row unpublished or unconfirmed, no inbox row pending, no
-dead letter. And both workers took a share: each one's relay and saga loop
-did work (``loop_tally.py``) and each one ran event deliveries (its log).
+notification (and one email) per registration and per order, each delivery's
+handler run once and none failing, no saga left active, no outbox row
+unpublished or unconfirmed, no inbox row pending, no dead letter. And both
+workers took a share: each one's relay and saga loop did work
+(``loop_tally.py``) and each one ran event deliveries (its log).
 
 On two cores this proves correctness, not speed (``make bench --workers 2``
 compares one and two workers).
@@ -81,8 +83,9 @@ class Placed:
 
 
 @pytest.fixture
-def start_process(tmp_path):
-    """``start_process(process)`` -> the started process; every one is stopped at teardown."""
+def start_process(transactional_db):
+    """``start_process(process)`` -> the started process; every one is stopped at teardown,
+    before the test databases are flushed."""
     started: list[Any] = []
 
     def start(process):
