@@ -12,7 +12,12 @@
    `updated_at`, as the server recorded them;
 4. an open-loop sender places orders at half that rate (Debian's wrk has no
    rate option; at half load a Python sender is not the bottleneck);
-5. orders placed one at a time, each waiting for the previous to be final.
+5. orders placed one at a time, each waiting for the previous to be final;
+6. with ``--workers 2`` (or more), step 3 once more with that many Celery
+   workers (the extra ones started beside the first, each running its own
+   relay and saga loop), printed as "one vs two workers": on a machine with
+   two cores this shows what a second worker costs or buys, not a speed-up
+   the cores do not have.
 
 Placed -> final is the order's `updated_at - created_at` from the database, so
 polling does not distort it. During phases 2 and 3 it samples CPU seconds per
@@ -102,19 +107,34 @@ def start_services(env: dict[str, str], args) -> dict[str, subprocess.Popen]:
         "gunicorn": [str(BIN / "gunicorn"), "config.wsgi", "--bind", f"{HOST}:{PORT}",
                      "--workers", str(args.web_workers), "--worker-class", "sync",
                      "--log-level", "warning"],
-        "celery worker": [str(BIN / "celery"), "-A", "config", "worker", "--concurrency",
-                          str(args.worker_concurrency), "--loglevel", "WARNING",
-                          "--without-gossip", "--without-mingle"],
+        "celery worker": worker_command(args, 1),
         "celery beat": [str(BIN / "celery"), "-A", "config", "beat", "--loglevel", "WARNING",
                         "--schedule", str(logs / "celerybeat-schedule")],
     }  # fmt: skip
-    procs = {}
-    for name, command in commands.items():
-        with open(logs / f"{name.replace(' ', '-')}.log", "w") as log:
-            procs[name] = subprocess.Popen(
-                command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
-            )
-    return procs
+    return {name: start_process(name, command, env) for name, command in commands.items()}
+
+
+def worker_command(args, number: int) -> list[str]:
+    """``celery -A config worker`` number ``number`` (every queue)."""
+    return [str(BIN / "celery"), "-A", "config", "worker", "--concurrency",
+            str(args.worker_concurrency), "--loglevel", "WARNING", "--hostname",
+            f"bench{number}@%h", "--without-gossip", "--without-mingle"]  # fmt: skip
+
+
+def start_process(name: str, command: list[str], env: dict[str, str]) -> subprocess.Popen:
+    logs = ROOT / "bench" / "results"
+    logs.mkdir(exist_ok=True)
+    with open(logs / f"{name.replace(' ', '-')}.log", "w") as log:
+        return subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
+def saga_loops_listening(counters: Counters) -> int:
+    """Workers whose saga loop is up: its LISTEN connection (kernel.wakeup names it)."""
+    (count,) = counters.query(
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND application_name = 'loop orders.sagas'"
+    )[0]
+    return int(count)
 
 
 def _stat(pid: int) -> tuple[str, int, float] | None:
@@ -161,8 +181,9 @@ class Counters:
     """Statements, transactions, broker messages and CPU, sampled around a phase."""
 
     def __init__(self, db: psycopg.Connection, broker: redis.Redis, statements_dir: Path,
-                 procs: dict[str, subprocess.Popen]) -> None:  # fmt: skip
+                 procs: dict[str, subprocess.Popen], env: dict[str, str]) -> None:  # fmt: skip
         self.db, self.broker, self.statements_dir, self.procs = db, broker, statements_dir, procs
+        self.env = env  # of the processes, for those started later (more workers)
         self.own_queries = 0  # the benchmark's own polling, subtracted from transactions
 
     def query(self, sql: str, params: Iterable = ()) -> list[tuple]:
@@ -330,6 +351,12 @@ def main() -> None:
     parser.add_argument("--products", type=int, default=20)
     parser.add_argument("--web-workers", type=int, default=2)
     parser.add_argument("--worker-concurrency", type=int, default=4)
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="2 or more: run the order flow again with that many Celery workers (one vs N)",
+    )
     parser.add_argument("--database", default="postgres://postgres@127.0.0.1:5432/shop_bench")
     parser.add_argument("--broker", default="redis://127.0.0.1:6379/14")
     args = parser.parse_args()
@@ -367,7 +394,7 @@ def main() -> None:
     try:
         wait_until(lambda: Api().call("GET", "/health")[0] == 200, 60, "the web server")
         with psycopg.connect(args.database, autocommit=True) as db:
-            report(args, Counters(db, broker, statements_dir, procs), plain_products)
+            report(args, Counters(db, broker, statements_dir, procs, env), plain_products)
     finally:
         for proc in procs.values():
             proc.send_signal(signal.SIGTERM)
@@ -391,14 +418,9 @@ def report(args, counters: Counters, plain_products: list[str]) -> None:
     plain_cost = delta(before, counters.sample())
 
     # 3. Orders at saturation, until every one is final.
-    before = counters.sample()
-    orders = wrk(args, "/api/orders", "order.lua", tokens, ",".join(products))
-    rows = wait_final(counters, [user_id for user_id, _ in users])
-    cost = delta(before, counters.sample())
-    placed = len(rows)
-    confirmed = [r for r in rows if r[0] == "CONFIRMED"]
-    span = (max(r[2] for r in rows) - min(r[1] for r in rows)).total_seconds()
-    confirmed_per_s = len(confirmed) / span
+    saturation = order_phase(args, counters, users, products)
+    orders, rows, cost = saturation.wrk, saturation.rows, saturation.cost
+    placed, confirmed, confirmed_per_s = saturation.placed, saturation.confirmed, saturation.rate
 
     # 4. Half the saturating rate, open loop, with new users (their orders apart).
     half_users = [register(Api()) for _ in range(args.connections)]
@@ -414,6 +436,9 @@ def report(args, counters: Counters, plain_products: list[str]) -> None:
         assert status == 201, (status, order)
         wait_final(counters, [alone_user], timeout=30)
     alone = to_final_ms(wait_final(counters, [alone_user]))
+
+    # 6. Step 3 again with more workers.
+    more = more_workers(args, counters, products) if args.workers > 1 else None
 
     def per(key: str, n: float, source: dict[str, float] = cost) -> float:
         return source[key] / max(n, 1)
@@ -453,6 +478,14 @@ def report(args, counters: Counters, plain_products: list[str]) -> None:
         ("machine CPU per order (without wrk)", f"{cpu_ms / max(placed, 1):.1f} ms "
          f"(plain {plain_cpu_ms / max(plain['requests'], 1):.1f} ms)", ""),
     ]  # fmt: skip
+    if more is not None:
+        lines += [
+            (f"one vs {args.workers} workers (orders at saturation)", "", ""),
+            *(
+                (f"  {n} worker{'s' if n > 1 else ''}", phase.summary(), "")
+                for n, phase in ((1, saturation), (args.workers, more))
+            ),
+        ]
     cpu = ", ".join(
         f"{k[4:]} {v:.1f}" for k, v in sorted(cost.items(), key=lambda kv: -kv[1])
         if k.startswith("cpu:")
@@ -465,10 +498,55 @@ def report(args, counters: Counters, plain_products: list[str]) -> None:
     print(f"CPU seconds during the order phase: {cpu}")
     print(
         f"wrk -t{args.threads} -c{args.connections} -d{args.duration}s; gunicorn "
-        f"{args.web_workers} sync workers; celery concurrency {args.worker_concurrency}; "
+        f"{args.web_workers} sync workers; celery concurrency {args.worker_concurrency} "
+        f"({args.workers} worker{'s' if args.workers > 1 else ''} in the last step); "
         f"{os.cpu_count()} cores; non-2xx: bare {bare['non2xx']}, plain {plain['non2xx']}, "
         f"orders {orders['non2xx']}"
     )
+
+
+class OrderPhase:
+    """``POST /api/orders`` saturated by wrk, until every order is final; what it cost."""
+
+    def __init__(self, orders: dict[str, float], rows: list[tuple], cost: dict[str, float]):
+        self.wrk, self.rows, self.cost = orders, rows, cost
+        self.placed = len(rows)
+        self.confirmed = [r for r in rows if r[0] == "CONFIRMED"]
+        span = (max(r[2] for r in rows) - min(r[1] for r in rows)).total_seconds()
+        self.rate = len(self.confirmed) / span if span > 0 else float("nan")
+
+    def cpu_ms_per_order(self) -> float:
+        used = sum(v for k, v in self.cost.items() if k.startswith("cpu:") and k != "cpu:wrk")
+        return 1000 * used / max(self.placed, 1)
+
+    def summary(self) -> str:
+        return (
+            f"{self.rate:.1f} confirmed/s ({len(self.confirmed)} of {self.placed}), "
+            f"placed -> final {_pct(to_final_ms(self.rows))}, "
+            f"CPU {self.cpu_ms_per_order():.1f} ms/order"
+        )
+
+
+def order_phase(args, counters: Counters, users: list[tuple[str, str]], products: list[str]):
+    tokens = ",".join(token for _, token in users)
+    before = counters.sample()
+    orders = wrk(args, "/api/orders", "order.lua", tokens, ",".join(products))
+    rows = wait_final(counters, [user_id for user_id, _ in users])
+    return OrderPhase(orders, rows, delta(before, counters.sample()))
+
+
+def more_workers(args, counters: Counters, products: list[str]) -> OrderPhase:
+    """Start workers 2..N beside the first, wait for their saga loops, run step 3 again."""
+    procs = counters.procs
+    for number in range(2, args.workers + 1):
+        procs[f"celery worker {number}"] = start_process(
+            f"celery worker {number}", worker_command(args, number), counters.env
+        )
+    wait_until(
+        lambda: saga_loops_listening(counters) >= args.workers, 120, f"{args.workers} workers"
+    )
+    users = [register(Api()) for _ in range(args.connections)]
+    return order_phase(args, counters, users, products)
 
 
 def _pct(values: list[float]) -> str:
