@@ -23,6 +23,11 @@ from kombu import Queue
 
 from config.env import env_bool, env_float, env_int, env_list, env_str
 from contexts.kernel.databases import CONTEXTS, context_databases
+from contexts.kernel.deployment import (
+    check_remote_configuration,
+    installed_contexts,
+    url_variable,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -41,6 +46,24 @@ if not SECRET_KEY:
     else:
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
 
+# --- Deployment: which contexts run here (contexts/kernel/deployment.py) ---------
+# Only these contexts' apps, migrations, URLs, queues and beat entries are
+# installed; an unknown name stops the process. A context this deployment calls
+# but does not run is reached over the internal HTTP API at <CONTEXT>_URL.
+SHOP_CONTEXTS = installed_contexts(env_list("SHOP_CONTEXTS", ",".join(CONTEXTS)))
+CONTEXT_URLS = {name: env_str(url_variable(name), "").rstrip("/") for name in CONTEXTS}
+# The internal API (/internal/v1/<context>/...) accepts `Authorization: Service
+# <token>` for any token of this comma list (rotation: add the new one to every
+# deployment, then move callers to it, then drop the old); calls send the first.
+SERVICE_TOKENS = env_list("SERVICE_TOKEN", "")
+# A call to another deployment gives up after this many seconds; calls that
+# change nothing (and writes carrying an idempotency key) are retried this many
+# times on a transport failure or a 5xx.
+INTERNAL_API_TIMEOUT_SECONDS = env_float("INTERNAL_API_TIMEOUT_SECONDS", 3)
+INTERNAL_API_RETRIES = env_int("INTERNAL_API_RETRIES", 2)
+check_remote_configuration(SHOP_CONTEXTS, CONTEXT_URLS, SERVICE_TOKENS)
+_USERS_HERE = "users" in SHOP_CONTEXTS
+
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 
@@ -58,9 +81,9 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",  # Swagger UI and Redoc served from /static/, no CDN
     "django_structlog",  # access lines per request and per task (see Logging below)
     # Refresh tokens rotate; a used one is blacklisted (tables on the users database).
-    "rest_framework_simplejwt.token_blacklist",
+    *(["rest_framework_simplejwt.token_blacklist"] if _USERS_HERE else []),
     "contexts.kernel",
-    *(f"contexts.{name}" for name in CONTEXTS),
+    *(f"contexts.{name}" for name in SHOP_CONTEXTS),
     "config",  # wiring only: the seed_demo command
 ]
 # `make bench` compares the order flow with two yardsticks mounted only for it: a
@@ -140,7 +163,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DATABASE_ROUTERS = ["contexts.kernel.databases.ContextRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-AUTH_USER_MODEL = "users.User"
+# Without the users context, Django's own user model holds the staff accounts of
+# this deployment's admin (`manage.py createsuperuser`); API callers are token users.
+AUTH_USER_MODEL = "users.User" if _USERS_HERE else "auth.User"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -227,8 +252,13 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 # --- REST framework ------------------------------------------------------
 API_THROTTLE = env_bool("API_THROTTLE", True)
 REST_FRAMEWORK = {
+    # The access token is verified locally everywhere (shared signing key). Where
+    # the users context runs, the account is loaded (a deactivated one is refused at
+    # once); elsewhere the token's claims are the user (contexts.kernel.authentication).
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "rest_framework_simplejwt.authentication.JWTAuthentication"
+        if _USERS_HERE
+        else "contexts.kernel.authentication.StatelessJWTAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PARSER_CLASSES": ["contexts.kernel.api.JSONParser"],
@@ -263,6 +293,8 @@ SIMPLE_JWT = {
     # A refresh answers a new refresh token too; the one used is blacklisted.
     "ROTATE_REFRESH_TOKENS": True,
     "BLACKLIST_AFTER_ROTATION": True,
+    # A token user's id is the UUID of the account, is_staff the token's claim.
+    "TOKEN_USER_CLASS": "contexts.kernel.authentication.TokenUser",
 }
 # Login brute-force protection (contexts/users/lockout.py): after this many failed
 # sign-ins for one email within the window, the token endpoint answers 429 for it
@@ -282,6 +314,8 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": "/api",
+    # The internal API has its own document at /internal/schema/ (config/urls.py).
+    "PREPROCESSING_HOOKS": ["contexts.kernel.remote.schema.without_internal_endpoints"],
 }
 
 # The API docs' pages load Swagger UI and Redoc from this deployment's /static/
@@ -334,7 +368,10 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # One queue per context: a task named "<context>.<name>" runs on that context's
 # queue, so each context's workers scale on their own (`celery worker -Q orders`).
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_QUEUES = [Queue(name) for name in ("default", *CONTEXTS)]
+# A worker started without -Q consumes the queues of the contexts this deployment
+# runs; the routes name every context's queue, so a message for a context run
+# elsewhere goes to the queue its own workers consume.
+CELERY_TASK_QUEUES = [Queue(name) for name in ("default", *SHOP_CONTEXTS)]
 CELERY_TASK_ROUTES = {f"{name}.*": {"queue": name} for name in CONTEXTS}
 # Email sends wait on an SMTP server: they run on their own queue, consumed by
 # their own worker (`celery -A config worker -Q email`), so that a slow or
@@ -430,6 +467,13 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 30.0,
         "options": {"expires": 30},
     },
+}
+
+# Beat schedules the kernel's entries and those of the contexts this deployment runs.
+CELERY_BEAT_SCHEDULE = {
+    name: entry
+    for name, entry in CELERY_BEAT_SCHEDULE.items()
+    if name.partition(".")[0] in ("kernel", *SHOP_CONTEXTS)
 }
 
 # --- Orders saga (contexts/orders/saga/; docs/order-saga.md) - ----------------

@@ -6,3 +6,5 @@ class CatalogConfig(AppConfig):
     label = "catalog"
     verbose_name = "Catalog"
     default_auto_field = "django.db.models.BigAutoField"
+    #: Contexts whose public functions the catalog calls (remote where not run here).
+    calls = ("users",)

@@ -5,6 +5,9 @@ from __future__ import annotations
 import uuid
 from contextvars import ContextVar
 
+#: The HTTP header carrying it, in and out of every request (and on calls between deployments).
+REQUEST_ID_HEADER = "X-Request-ID"
+
 _current: ContextVar[str | None] = ContextVar("correlation_id", default=None)
 
 

@@ -9,12 +9,12 @@ from django.http import JsonResponse
 from rest_framework.views import APIView
 
 from contexts.kernel.correlation import (
+    REQUEST_ID_HEADER,
     new_correlation_id,
     reset_correlation_id,
     set_correlation_id,
 )
 
-REQUEST_ID_HEADER = "X-Request-ID"
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 

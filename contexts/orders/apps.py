@@ -6,6 +6,8 @@ class OrdersConfig(AppConfig):
     label = "orders"
     verbose_name = "Orders"
     default_auto_field = "django.db.models.BigAutoField"
+    #: Contexts whose public functions orders calls (remote where not run here).
+    calls = ("catalog", "inventory", "payments")
 
     def ready(self) -> None:
         from contexts.kernel.operations import register_signal

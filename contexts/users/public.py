@@ -1,14 +1,18 @@
 """The users context's public interface: the only functions other contexts may call.
 
 Functions take and return plain data: primitives and the types of
-``contexts.users.contracts``.
+``contexts.users.contracts``. Where this deployment runs the users context
+they run in the process (``local``); elsewhere they call the users deployment
+at ``USERS_URL`` (``remote``), which may raise ``UsersUnavailable``. Callers
+cannot tell the difference.
 """
 
 from __future__ import annotations
 
+from types import ModuleType
 from uuid import UUID
 
-from contexts.users import selectors
+from contexts.kernel.deployment import runs_here
 from contexts.users.contracts import UserInfo
 
 __all__ = ["get_user", "user_exists"]
@@ -19,31 +23,20 @@ def get_user(user_id: UUID) -> UserInfo | None:
 
     A malformed id is treated as unknown.
     """
-    parsed = _as_uuid(user_id)
-    if parsed is None:
-        return None
-    user = selectors.get_user(user_id=parsed)
-    if user is None:
-        return None
-    return UserInfo(
-        id=user.id,
-        email=user.email,
-        name=user.name,
-        is_active=user.is_active,
-        is_staff=user.is_staff,
-    )
+    return _implementation().get_user(user_id)
 
 
 def user_exists(user_id: UUID) -> bool:
     """True if an *active* account has ``user_id``; False for unknown or malformed ids."""
-    parsed = _as_uuid(user_id)
-    return parsed is not None and selectors.user_exists(user_id=parsed)
+    return _implementation().user_exists(user_id)
 
 
-def _as_uuid(value: UUID | str) -> UUID | None:
-    if isinstance(value, UUID):
-        return value
-    try:
-        return UUID(str(value))
-    except (TypeError, ValueError, AttributeError):
-        return None
+def _implementation() -> ModuleType:
+    """``local`` where users runs in this deployment, else the HTTP adapter ``remote``."""
+    if runs_here("users"):
+        from contexts.users import local
+
+        return local
+    from contexts.users import remote
+
+    return remote

@@ -25,6 +25,7 @@ from contexts.kernel.fields import (
 from contexts.users import lockout
 from contexts.users.models import EMAIL_MAX_LENGTH, NAME_MAX_LENGTH, Language, User
 from contexts.users.selectors import user_preferences_of, user_profile_of
+from contexts.users.tokens import StaffClaimRefreshToken
 
 #: Django hashes any length; a bound keeps hashing a request cheap.
 PASSWORD_MAX_LENGTH = 128
@@ -164,6 +165,8 @@ class EmailTokenObtainPairSerializer(TokenObtainPairSerializer):
     wrong-credentials answer (401) counts towards the lock (``lockout``).
     """
 
+    token_class = StaffClaimRefreshToken
+
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields[self.username_field] = StrictCharField(
@@ -191,6 +194,7 @@ class SafeTokenRefreshSerializer(TokenRefreshSerializer):
     """
 
     refresh = StrictCharField(max_length=TOKEN_MAX_LENGTH)
+    token_class = StaffClaimRefreshToken
 
     def validate(self, attrs):
         try:

@@ -5,7 +5,9 @@ registers (its tables), the database router (its alias), the Celery routes
 (its queue), the functions its ``public`` module defines (with their
 annotations), the event types its ``events`` module defines, the subscriptions
 its handlers register, and the import graph (which context imports which
-other context's public modules: a synchronous dependency). ``--check`` exits
+other context's public modules: a synchronous dependency), and for running
+contexts apart: the callees each ``AppConfig`` declares, whether a remote
+adapter exists and the internal API's routes. ``--check`` exits
 non-zero when the committed file differs from what the code says, so CI keeps
 it current.
 """
@@ -24,6 +26,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from contexts.kernel import bus
 from contexts.kernel.databases import CONTEXTS, KERNEL_APP, context_of_app
+from contexts.kernel.deployment import calls_of, has_remote_adapter, url_variable
 from contexts.kernel.events import DomainEvent
 
 DEFAULT_PATH = Path(settings.BASE_DIR) / "docs" / "context-map.md"
@@ -108,6 +111,23 @@ def render() -> str:
     ]
     for name in CONTEXTS:
         lines.append(f"| {name} | {', '.join(calls.get(name, [])) or '—'} |")
+    lines += [
+        "",
+        "## Running a context apart",
+        "",
+        "A deployment runs the contexts of its `SHOP_CONTEXTS` and calls the others at",
+        "`<CONTEXT>_URL` through their remote adapter and internal API",
+        "([extracting-a-context.md](extracting-a-context.md)).",
+        "",
+        "| context | declares it calls | remote adapter | internal API "
+        "(`/internal/v1/<context>/`) |",
+        "| --- | --- | --- | --- |",
+    ]
+    for name in CONTEXTS:
+        declared = ", ".join(calls_of(name)) or "—"
+        adapter = f"yes (`{url_variable(name)}`)" if has_remote_adapter(name) else "not yet"
+        routes = ", ".join(f"`{route}`" for route in _internal_routes(name)) or "—"
+        lines.append(f"| {name} | {declared} | {adapter} | {routes} |")
     lines += ["", "## Events", "", "| event | version | published by | consumed by |"]
     lines.append("| --- | --- | --- | --- |")
     for ctx, events in published.items():
@@ -145,6 +165,18 @@ def _module(context: str, name: str) -> ModuleType | None:
         return importlib.import_module(f"contexts.{context}.{name}")
     except ModuleNotFoundError:
         return None
+
+
+def _internal_routes(context: str) -> list[str]:
+    module = _module(context, "internal_api")
+    if module is None:
+        return []
+    routes = []
+    for pattern in module.urlpatterns:
+        view = getattr(pattern.callback, "view_class", None)
+        methods = [m.upper() for m in ("get", "post", "put", "patch", "delete") if hasattr(view, m)]
+        routes.append(f"{' '.join(methods)} {pattern.pattern}".strip())
+    return routes
 
 
 def _tables_of(context: str) -> list[str]:

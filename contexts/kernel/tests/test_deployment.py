@@ -1,0 +1,178 @@
+"""SHOP_CONTEXTS chooses what a deployment runs; a misconfigured one never starts.
+
+The settings are read once per process, so each topology is checked in a
+fresh interpreter (``django.setup()`` or a real entry point) with its own
+environment.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+from contexts.kernel.databases import CONTEXTS
+from contexts.kernel.deployment import (
+    check_remote_configuration,
+    installed_contexts,
+    remote_contexts,
+)
+from contexts.kernel.testing import free_port
+
+ROOT = settings.BASE_DIR
+
+
+def run(command: list[str], **env: str) -> subprocess.CompletedProcess:
+    """``command`` in the checkout with the suite's environment plus ``env``."""
+    return subprocess.run(
+        command,
+        cwd=ROOT,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_the_default_runs_every_context():
+    assert settings.SHOP_CONTEXTS == CONTEXTS
+
+
+def test_names_are_kept_in_the_canonical_order_whatever_their_order_or_case():
+    assert installed_contexts([" Catalog", "users", ""]) == ("users", "catalog")
+
+
+def test_an_unknown_name_is_refused_by_name():
+    with pytest.raises(ImproperlyConfigured, match=r"unknown context.*shipping"):
+        installed_contexts(["users", "shipping"])
+
+
+def test_an_empty_list_is_refused():
+    with pytest.raises(ImproperlyConfigured, match="names no context"):
+        installed_contexts([" ", ""])
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        [sys.executable, "manage.py", "check"],
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo"],
+        [sys.executable, "-m", "celery", "-A", "config", "beat"],
+        [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", "127.0.0.1:{port}"],
+    ],
+    ids=["manage.py", "worker", "beat", "gunicorn"],
+)
+def test_an_unknown_context_stops_every_process_at_start_naming_it(command):
+    command = [part.format(port=free_port()) for part in command]
+
+    result = run(command, SHOP_CONTEXTS="users,shipping")
+
+    assert result.returncode != 0
+    assert "SHOP_CONTEXTS names unknown context(s): shipping" in result.stdout + result.stderr
+
+
+def test_a_context_called_remotely_needs_its_url():
+    result = run([sys.executable, "manage.py", "check"], SHOP_CONTEXTS="catalog", USERS_URL="")
+
+    assert result.returncode != 0
+    assert "Set USERS_URL (SHOP_CONTEXTS=catalog: catalog call(s) users" in result.stderr
+
+
+def test_the_checks_name_what_is_missing():
+    urls = {"users": "http://users:8000"}
+    check_remote_configuration(("catalog",), urls, ["token"])  # complete: no error
+
+    with pytest.raises(ImproperlyConfigured, match="SERVICE_TOKEN must be set"):
+        check_remote_configuration(("catalog",), urls, [])
+    with pytest.raises(ImproperlyConfigured, match="CATALOG_URL"):
+        check_remote_configuration(("inventory",), urls, ["token"])
+    # A context without a remote adapter yet must run where its callers run.
+    with pytest.raises(ImproperlyConfigured, match="catalog cannot be reached remotely yet"):
+        check_remote_configuration(("inventory",), {"catalog": "http://catalog"}, ["token"])
+
+
+def test_only_the_callees_a_deployment_does_not_run_are_remote():
+    assert remote_contexts(CONTEXTS) == ()
+    assert remote_contexts(("catalog",)) == ("users",)
+    assert remote_contexts(("users", "catalog")) == ()
+    assert remote_contexts(("orders",)) == ("catalog", "inventory", "payments")
+
+
+_DESCRIBE = """
+import json, django
+django.setup()
+from django.conf import settings
+from django.urls import Resolver404, resolve
+
+def routed(path):
+    try:
+        resolve(path)
+        return True
+    except Resolver404:
+        return False
+
+paths = ["/api/products", "/api/users", "/api/orders", "/admin/login/",
+         "/internal/v1/users/users/00000000-0000-0000-0000-000000000000", "/internal/schema/"]
+print(json.dumps({
+    "apps": [app for app in settings.INSTALLED_APPS if app.startswith("contexts.")],
+    "blacklist": "rest_framework_simplejwt.token_blacklist" in settings.INSTALLED_APPS,
+    "user_model": settings.AUTH_USER_MODEL,
+    "authentication": settings.REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"],
+    "queues": [queue.name for queue in settings.CELERY_TASK_QUEUES],
+    "routes": sorted(settings.CELERY_TASK_ROUTES),
+    "beat": sorted(settings.CELERY_BEAT_SCHEDULE),
+    "routed": {path: routed(path) for path in paths},
+}))
+"""
+
+
+def describe(**env: str) -> dict:
+    result = run([sys.executable, "-c", _DESCRIBE], **env)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_a_catalog_deployment_installs_only_the_catalog():
+    catalog = describe(
+        SHOP_CONTEXTS="catalog", USERS_URL="http://users:8000", SERVICE_TOKEN="token"
+    )
+
+    assert catalog["apps"] == ["contexts.kernel", "contexts.catalog"]
+    assert catalog["blacklist"] is False
+    assert catalog["user_model"] == "auth.User"
+    assert catalog["authentication"] == [
+        "contexts.kernel.authentication.StatelessJWTAuthentication"
+    ]
+    assert catalog["queues"] == ["default", "catalog"]
+    # Messages for contexts run elsewhere still go to their own queues.
+    assert {"users.*", "notifications.*", "catalog.*"} <= set(catalog["routes"])
+    assert catalog["beat"] == ["kernel.purge_event_history", "kernel.sweep_events"]
+    assert catalog["routed"] == {
+        "/api/products": True,
+        "/api/users": False,
+        "/api/orders": False,
+        "/admin/login/": True,  # Django's own sign-in: this deployment has no users lockout
+        "/internal/v1/users/users/00000000-0000-0000-0000-000000000000": False,
+        "/internal/schema/": True,
+    }
+
+
+def test_a_users_deployment_serves_the_users_internal_api():
+    users = describe(SHOP_CONTEXTS="users")
+
+    assert users["apps"] == ["contexts.kernel", "contexts.users"]
+    assert users["blacklist"] is True
+    assert users["user_model"] == "users.User"
+    assert users["queues"] == ["default", "users"]
+    assert users["beat"] == [
+        "kernel.purge_event_history",
+        "kernel.sweep_events",
+        "users.flush_expired_tokens",
+    ]
+    assert users["routed"]["/internal/v1/users/users/00000000-0000-0000-0000-000000000000"]
+    assert not users["routed"]["/api/products"]

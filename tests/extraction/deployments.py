@@ -1,0 +1,171 @@
+"""Deployments of the shop as real processes for the extraction tests.
+
+``Deployment(name, contexts=..., env=...)`` is one deployment: its own
+PostgreSQL database (``<main database>_extracted_<name>``, created fresh),
+migrated with its ``SHOP_CONTEXTS``, and a gunicorn web process on a free port
+of 127.0.0.1. ``start()`` returns once ``/health`` answers; ``stopped()`` is a
+context manager that takes the web process down and brings it back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+import psycopg
+from django.conf import settings
+
+from contexts.kernel.testing import free_port, wait_for
+
+#: Every deployment of a test signs and verifies customer tokens with this key.
+JWT_SIGNING_KEY = "extraction-tests-shared-jwt-signing-key-0123456789"
+SERVICE_TOKEN = "extraction-tests-service-token"
+
+
+def main_database_url() -> str:
+    """The database URL the suite was started with (``make test``'s TEST_DATABASE_URL)."""
+    return os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/shop")
+
+
+def database_url_for(name: str) -> str:
+    parts = urlsplit(main_database_url())
+    return urlunsplit(parts._replace(path=f"{parts.path}_extracted_{name}"))
+
+
+def _admin_connection() -> psycopg.Connection:
+    parts = urlsplit(main_database_url())
+    return psycopg.connect(urlunsplit(parts._replace(path="/postgres")), autocommit=True)
+
+
+def recreate_database(url: str) -> None:
+    name = urlsplit(url).path.lstrip("/")
+    with _admin_connection() as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        connection.execute(f'CREATE DATABASE "{name}"')
+
+
+def drop_database(url: str) -> None:
+    name = urlsplit(url).path.lstrip("/")
+    with _admin_connection() as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+class Deployment:
+    """One deployment: a database of its own and a gunicorn web process."""
+
+    def __init__(
+        self, name: str, *, contexts: str, directory: Path, env: Mapping[str, str] | None = None
+    ) -> None:
+        self.name = name
+        self.database_url = database_url_for(name)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = directory / f"{name}.log"
+        self.env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "SHOP_CONTEXTS": contexts,
+            "DATABASE_URL": self.database_url,
+            "DB_PER_CONTEXT": "0",
+            # Each deployment has its own secret; only the JWT signing key is shared.
+            "SECRET_KEY": f"extraction-tests-secret-of-{name}",
+            "JWT_SIGNING_KEY": JWT_SIGNING_KEY,
+            "SERVICE_TOKEN": SERVICE_TOKEN,
+            "API_THROTTLE": "0",
+            "LOG_LEVEL": "INFO",
+            "PYTHONUNBUFFERED": "1",
+            **(env or {}),
+        }
+        self.process: subprocess.Popen | None = None
+
+    def migrate(self) -> subprocess.Popen:
+        """Create the database afresh and start ``manage.py migrate`` (wait on the result)."""
+        recreate_database(self.database_url)
+        return subprocess.Popen(
+            [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+            cwd=settings.BASE_DIR,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+
+    def start(self, *, timeout: float = 60.0) -> Deployment:
+        command = [sys.executable, "-m", "gunicorn", "config.wsgi"]
+        command += ["--bind", f"127.0.0.1:{self.port}", "--workers", "1", "--threads", "4"]
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                command,
+                cwd=settings.BASE_DIR,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+        def healthy() -> bool:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited:\n{self.logs()[-4000:]}")
+            try:
+                return httpx.get(f"{self.url}/health", timeout=1).status_code == 200
+            except httpx.TransportError:
+                return False
+
+        wait_for(healthy, timeout=timeout, interval=0.1, message=f"{self.name} did not start")
+        return self
+
+    def stop(self, *, timeout: float = 20.0) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+    @contextlib.contextmanager
+    def stopped(self) -> Iterator[None]:
+        """The web process is down inside the block and serving again after it."""
+        self.stop()
+        try:
+            yield
+        finally:
+            self.start()
+
+    def logs(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def tables(self) -> set[str]:
+        """Every table of the deployment's database (schema ``public``)."""
+        with psycopg.connect(self.database_url) as connection:
+            rows = connection.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+            ).fetchall()
+        return {row[0] for row in rows}
+
+    def execute(self, sql: str, *params: object) -> None:
+        """Run one statement on the deployment's database (arranging a test's state)."""
+        with psycopg.connect(self.database_url) as connection:
+            connection.execute(sql, params)  # type: ignore[arg-type]
+
+
+def start_all(*deployments: Deployment) -> None:
+    """Migrate every deployment's database side by side, then start each web process."""
+    migrations = [(d, d.migrate()) for d in deployments]
+    for deployment, process in migrations:
+        output, _ = process.communicate(timeout=300)
+        if process.returncode != 0:
+            raise RuntimeError(f"migrate of {deployment.name} failed:\n{output.decode()[-4000:]}")
+    for deployment in deployments:
+        deployment.start()
