@@ -5,8 +5,11 @@
 (``internal_api``). Same functions, same contract types, same errors.
 
 A payments deployment that does not answer (refused, timed out, 5xx after the
-retries) raises ``PaymentGatewayUnavailable``: for the saga a payments outage
-is what a gateway outage already was, retried with backoff and bounded by
+retries) is ``PaymentGatewayUnavailable``: raised by the single-order
+functions, and reported for every order of a batch charge as the
+``UNAVAILABLE`` outcome a gateway outage gives each order in process. For the
+saga a payments outage is what a gateway outage already was: retried with
+backoff (``PAYMENT_RETRY_SCHEDULED`` in the order's history) and bounded by
 ``ORDERS_PAYMENT_MAX_ATTEMPTS``. Every write is sent with an idempotency key
 derived from the order id and is retried: payments does each at most once per
 order (the payment row and the gateway's key are per order), so a repeat after
@@ -33,6 +36,7 @@ from contexts.payments.contracts import (
     ChargeDeclined,
     ChargeOutcome,
     ChargeRequest,
+    ChargeResult,
     PaymentAbandoned,
     PaymentError,
     PaymentGatewayUnavailable,
@@ -67,12 +71,21 @@ def charge_for_orders(*, requests: Sequence[ChargeRequest]) -> dict[UUID, Charge
         return {}
     order_ids = sorted(str(request.order_id) for request in requests)
     batch = hashlib.sha256(",".join(order_ids).encode()).hexdigest()[:32]
-    data = payments.post(
-        "charges",
-        {"requests": encode(list(requests))},
-        idempotency_key=f"charges:{batch}",
-        timeout=_waiting_on_gateway(calls=len(requests)),
-    )
+    try:
+        data = payments.post(
+            "charges",
+            {"requests": encode(list(requests))},
+            idempotency_key=f"charges:{batch}",
+            timeout=_waiting_on_gateway(calls=len(requests)),
+        )
+    except PaymentGatewayUnavailable as exc:
+        # Each order's outcome on its own, as in process: no answer, retry each.
+        return {
+            request.order_id: ChargeOutcome(
+                order_id=request.order_id, result=ChargeResult.UNAVAILABLE, detail=str(exc)
+            )
+            for request in requests
+        }
     outcomes = decode(list[ChargeOutcome], data["outcomes"])
     return {outcome.order_id: outcome for outcome in outcomes}
 

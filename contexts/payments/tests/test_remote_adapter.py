@@ -199,18 +199,23 @@ def test_a_charge_whose_reply_was_lost_is_repeated_and_charges_once(live_server)
 
 @pytest.mark.parametrize("where", ["refused", "hanging"])
 def test_a_payments_deployment_that_does_not_answer_is_payment_gateway_unavailable(where):
+    charge = request()
     with HangingServer() as hanging:
         url = (
             f"http://{hanging.url_host}"
             if where == "hanging"
             else f"http://127.0.0.1:{free_port()}"
         )
-        with (
-            payments_at(url, INTERNAL_API_TIMEOUT_SECONDS=0.3, PAYMENT_GATEWAY_TIMEOUT_SECONDS=0.1),
-            pytest.raises(PaymentGatewayUnavailable) as raised,
+        with payments_at(
+            url, INTERNAL_API_TIMEOUT_SECONDS=0.3, PAYMENT_GATEWAY_TIMEOUT_SECONDS=0.1
         ):
-            remote.charge_for_orders(requests=[request()])
+            # A batch reports it order by order, as a gateway outage does in process.
+            outcome = remote.charge_for_orders(requests=[charge])[charge.order_id]
+            with pytest.raises(PaymentGatewayUnavailable) as raised:
+                remote.refund_for_order(order_id=charge.order_id)
 
+    assert outcome.result == ChargeResult.UNAVAILABLE
+    assert isinstance(outcome.error(), PaymentGatewayUnavailable)
     assert raised.value.http_status == 503
 
 
