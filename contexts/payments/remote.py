@@ -30,7 +30,7 @@ from uuid import UUID
 
 from django.conf import settings
 
-from contexts.kernel.remote.client import RemoteContext
+from contexts.kernel.remote.client import RemoteCallRejected, RemoteContext
 from contexts.kernel.remote.codec import decode, decode_as, encode
 from contexts.payments.contracts import (
     ChargeDeclined,
@@ -86,6 +86,8 @@ def charge_for_orders(*, requests: Sequence[ChargeRequest]) -> dict[UUID, Charge
             )
             for request in requests
         }
+    if not isinstance(data, dict):
+        raise RemoteCallRejected(f"payments answered a batch charge with {data!r}.")
     outcomes = decode(list[ChargeOutcome], data["outcomes"])
     return {outcome.order_id: outcome for outcome in outcomes}
 
