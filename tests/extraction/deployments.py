@@ -102,6 +102,8 @@ class Deployment:
     def start(self, *, timeout: float = 60.0) -> Deployment:
         command = [sys.executable, "-m", "gunicorn", "config.wsgi"]
         command += ["--bind", f"127.0.0.1:{self.port}", "--workers", "1", "--threads", "4"]
+        # Idle keep-alive connections of the other deployment must not hold a stop up.
+        command += ["--graceful-timeout", "5"]
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
                 command,

@@ -10,8 +10,8 @@ and registers it in the two places every context is listed:
   and a ``protected`` contract lets other contexts import only its
   ``public``, ``contracts`` and ``events`` modules.
 
-Its HTTP routes are not mounted until it has one: the command prints the line
-for ``config/urls.py``.
+Its ``urls.py`` is mounted under ``/api/`` by ``config/urls.py`` in every
+deployment that runs it (``SHOP_CONTEXTS``): nothing to add there.
 """
 
 from __future__ import annotations
@@ -161,8 +161,7 @@ from __future__ import annotations
 ''',
         "urls.py": f'''"""HTTP routes of the {name} context.
 
-Mount them under /api in ``config/urls.py`` once there is one:
-``path("api/", include("contexts.{name}.urls")),``
+Mounted under /api by ``config/urls.py`` in every deployment that runs the context.
 """
 
 from django.urls import URLPattern
@@ -268,9 +267,7 @@ class Command(BaseCommand):
             raise CommandError("register the context by hand:\n" + "\n".join(missing))
         self.stdout.write(
             self.style.SUCCESS(f"context {name} created.")
-            + f"\nWhen it has a route, mount it in config/urls.py:\n"
-            f'    path("api/", include("contexts.{name}.urls")),\n'
-            "Then: make lint && make test && make test-split (docs/adding-a-context.md)."
+            + "\nThen: make lint && make test && make test-split (docs/adding-a-context.md)."
         )
 
     @staticmethod
