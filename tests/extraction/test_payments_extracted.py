@@ -46,11 +46,11 @@ _skus = count()
 
 #: Both sides: a hanging gateway call gives up after 1 s (the hop waits that long per order).
 SHARED_ENV = {"PAYMENT_GATEWAY_TIMEOUT_SECONDS": "1"}
-#: The saga retries a charge for ~20 s (0.5 s doubling, capped at 4 s, 8 attempts):
-#: longer than the outage, so orders placed during it wait and then confirm.
+#: The saga retries a charge for ~27 s (0.5 s doubling, capped at 4 s, 10 attempts):
+#: longer than the outage and the restart, so orders placed during it wait and confirm.
 MONOLITH_ENV = {
     **SHARED_ENV,
-    "ORDERS_PAYMENT_MAX_ATTEMPTS": "8",
+    "ORDERS_PAYMENT_MAX_ATTEMPTS": "10",
     "ORDERS_SAGA_RETRY_BASE_SECONDS": "0.5",
     "ORDERS_SAGA_RETRY_MAX_SECONDS": "4",
     "INTERNAL_API_RETRIES": "1",
