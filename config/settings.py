@@ -26,6 +26,7 @@ from contexts.kernel.databases import CONTEXTS, context_databases
 from contexts.kernel.deployment import (
     check_remote_configuration,
     installed_contexts,
+    kernel_queue,
     url_variable,
 )
 
@@ -367,11 +368,15 @@ CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # One queue per context: a task named "<context>.<name>" runs on that context's
 # queue, so each context's workers scale on their own (`celery worker -Q orders`).
-CELERY_TASK_DEFAULT_QUEUE = "default"
+# The kernel's tasks (the event sweep, retention) go to the default queue:
+# `default` in the monolith; a deployment running only some contexts gets one of
+# its own (`default-payments`), so deployments sharing a broker never take each
+# other's sweeps (contexts/kernel/deployment.py: kernel_queue).
+CELERY_TASK_DEFAULT_QUEUE = kernel_queue(SHOP_CONTEXTS)
 # A worker started without -Q consumes the queues of the contexts this deployment
 # runs; the routes name every context's queue, so a message for a context run
 # elsewhere goes to the queue its own workers consume.
-CELERY_TASK_QUEUES = [Queue(name) for name in ("default", *SHOP_CONTEXTS)]
+CELERY_TASK_QUEUES = [Queue(name) for name in (CELERY_TASK_DEFAULT_QUEUE, *SHOP_CONTEXTS)]
 CELERY_TASK_ROUTES = {f"{name}.*": {"queue": name} for name in CONTEXTS}
 # A task killed by its hard time limit goes back to the queue (like a lost
 # worker); the event inbox counts deliveries and dead-letters after the last.

@@ -43,6 +43,22 @@ def installed_contexts(names: Iterable[str]) -> tuple[str, ...]:
     return tuple(name for name in CONTEXTS if name in wanted)
 
 
+def kernel_queue(contexts: Iterable[str]) -> str:
+    """The Celery queue of this deployment's kernel tasks (the event sweep, retention).
+
+    ``default`` where every context runs (the monolith); elsewhere a name of the
+    deployment's own (``default-payments``), so deployments sharing one broker
+    never run each other's sweeps: a sweep runs against the databases of the
+    process that takes it, so the monolith's sweep taken by the payments worker
+    would sweep the payments database and leave the monolith's outbox unswept.
+    Each context runs in exactly one deployment, so the name is that deployment's.
+    """
+    running = [name for name in CONTEXTS if name in set(contexts)]
+    if running == list(CONTEXTS):
+        return "default"
+    return "default-" + "-".join(running)
+
+
 def url_variable(context: str) -> str:
     """The environment variable holding the address of ``context``'s deployment."""
     return f"{context.upper()}_URL"

@@ -4,15 +4,22 @@ Functions take and return plain data: primitives and the types of
 ``contexts.payments.contracts`` (where the errors they raise live too).
 Every call is idempotent per order: the saga may repeat any of them after a
 crash or a redelivery without charging or refunding twice.
+
+Where this deployment runs the payments context they run in the process
+(``local``); elsewhere they call the payments deployment at ``PAYMENTS_URL``
+(``remote``), where a deployment that does not answer raises
+``PaymentGatewayUnavailable``, the error callers already retry. Callers cannot
+tell the difference.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import Decimal
+from types import ModuleType
 from uuid import UUID
 
-from contexts.payments import selectors, services
+from contexts.kernel.deployment import runs_here
 from contexts.payments.contracts import ChargeOutcome, ChargeRequest, PaymentInfo
 
 __all__ = [
@@ -40,7 +47,7 @@ def charge_for_order(
     backoff), or ``PaymentError`` for an invalid amount or currency, or one that
     differs from the order's earlier charge request.
     """
-    return services.charge_for_order(
+    return _implementation().charge_for_order(
         order_id=order_id, amount=amount, currency=currency, payment_token=payment_token
     )
 
@@ -58,10 +65,7 @@ def charge_for_orders(*, requests: Sequence[ChargeRequest]) -> dict[UUID, Charge
     gateway adapter, logged, not hidden). One order's failure never fails the
     others.
     """
-    return {
-        order_id: services.charge_outcome(order_id, outcome)
-        for order_id, outcome in services.charge_for_orders(requests=requests).items()
-    }
+    return _implementation().charge_for_orders(requests=requests)
 
 
 def refund_for_order(*, order_id: UUID) -> PaymentInfo | None:
@@ -79,7 +83,7 @@ def refund_for_order(*, order_id: UUID) -> PaymentInfo | None:
     answer (retry; the reconciliation job settles it too), ``PaymentRefundRejected``
     when the gateway refused the refund (final until staff resubmit it).
     """
-    return services.refund_for_order(order_id=order_id)
+    return _implementation().refund_for_order(order_id=order_id)
 
 
 def resubmit_rejected_refund(*, order_id: UUID) -> bool:
@@ -88,9 +92,20 @@ def resubmit_rejected_refund(*, order_id: UUID) -> bool:
     The next ``refund_for_order`` sends it to the gateway under a new
     idempotency key. Returns False when the order has no rejected refund.
     """
-    return services.resubmit_rejected_refund(order_id=order_id)
+    return _implementation().resubmit_rejected_refund(order_id=order_id)
 
 
 def get_payment_for_order(*, order_id: UUID) -> PaymentInfo | None:
     """The order's payment, or None if it was never charged."""
-    return selectors.get_payment_for_order(order_id=order_id)
+    return _implementation().get_payment_for_order(order_id=order_id)
+
+
+def _implementation() -> ModuleType:
+    """``local`` where payments runs in this deployment, else the HTTP adapter ``remote``."""
+    if runs_here("payments"):
+        from contexts.payments import local
+
+        return local
+    from contexts.payments import remote
+
+    return remote

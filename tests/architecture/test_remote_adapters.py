@@ -34,8 +34,8 @@ def test_a_context_declares_exactly_the_contexts_it_calls(context, sync_dependen
     assert set(calls_of(context)) == set(sync_dependencies[context])
 
 
-def test_the_users_context_can_be_reached_remotely():
-    assert "users" in WITH_ADAPTER
+def test_the_users_and_payments_contexts_can_be_reached_remotely():
+    assert {"users", "payments"} <= set(WITH_ADAPTER)
 
 
 @pytest.mark.parametrize("context", WITH_ADAPTER)

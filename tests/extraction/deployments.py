@@ -5,6 +5,8 @@ PostgreSQL database (``<main database>_extracted_<name>``, created fresh),
 migrated with its ``SHOP_CONTEXTS``, and a gunicorn web process on a free port
 of 127.0.0.1. ``start()`` returns once ``/health`` answers; ``stopped()`` is a
 context manager that takes the web process down and brings it back.
+``ServiceDeployment`` adds the deployment's Celery worker (no ``-Q``: the
+queues its ``SHOP_CONTEXTS`` installs) and beat.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -22,7 +24,8 @@ import httpx
 import psycopg
 from django.conf import settings
 
-from contexts.kernel.testing import free_port, wait_for
+from contexts.kernel.deployment import installed_contexts, kernel_queue
+from contexts.kernel.testing import CeleryWorker, free_port, wait_for
 
 #: Every deployment of a test signs and verifies customer tokens with this key.
 JWT_SIGNING_KEY = "extraction-tests-shared-jwt-signing-key-0123456789"
@@ -171,3 +174,95 @@ def start_all(*deployments: Deployment) -> None:
             raise RuntimeError(f"migrate of {deployment.name} failed:\n{output.decode()[-4000:]}")
     for deployment in deployments:
         deployment.start()
+
+
+def queues_of(contexts: str) -> list[str]:
+    """The queues a worker of a deployment running ``contexts`` consumes without ``-Q``."""
+    names = installed_contexts(contexts.split(","))
+    return [kernel_queue(names), *names]
+
+
+def purge_queues(broker_url: str, queues: Iterable[str]) -> None:
+    """Drop every message of ``queues`` (and the unacked ones) from a Redis broker."""
+    import redis
+
+    client = redis.Redis.from_url(broker_url)
+    try:
+        client.delete("unacked", "unacked_index", "unacked_mutex", *queues)
+    finally:
+        client.close()
+
+
+class ServiceDeployment(Deployment):
+    """A deployment with its background processes too: a Celery worker started
+    without ``-Q`` (so on the queues its ``SHOP_CONTEXTS`` installs) and beat."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        contexts: str,
+        directory: Path,
+        env: Mapping[str, str] | None = None,
+        concurrency: int = 1,
+    ) -> None:
+        super().__init__(name, contexts=contexts, directory=directory, env=env)
+        self.directory = directory
+        self.queues = queues_of(contexts)
+        self.concurrency = concurrency
+        self.worker: CeleryWorker | None = None
+        self.beat: subprocess.Popen | None = None
+        self.beat_log_path = directory / f"{name}-beat.log"
+
+    def start_background(self) -> None:
+        worker = CeleryWorker(
+            self.directory / f"{self.name}-worker",
+            queues=self.queues,
+            concurrency=self.concurrency,
+            env=self.env,
+        )
+        worker.env["DB_PER_CONTEXT"] = "0"  # one database per deployment, in either mode
+        self.worker = worker.start()
+        command = [sys.executable, "-m", "celery", "-A", "config", "beat", "--loglevel=INFO"]
+        command.append(f"--schedule={self.directory / (self.name + '-beat-schedule')}")
+        with open(self.beat_log_path, "ab") as log:
+            self.beat = subprocess.Popen(
+                command,
+                cwd=settings.BASE_DIR,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def stop_all(self) -> None:
+        if self.beat is not None and self.beat.poll() is None:
+            self.beat.send_signal(signal.SIGTERM)
+            try:
+                self.beat.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.beat.pid, signal.SIGKILL)
+                self.beat.wait(timeout=10)
+        if self.worker is not None:
+            self.worker.stop()
+        self.stop()
+
+    def kill_web(self) -> None:
+        """SIGKILL the web process: requests in flight get no reply."""
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+    def worker_logs(self) -> str:
+        return self.worker.logs() if self.worker is not None else ""
+
+    def beat_logs(self) -> str:
+        try:
+            return self.beat_log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def rows(self, sql: str, *params: object) -> list[tuple]:
+        """The rows of one query on the deployment's database."""
+        with psycopg.connect(self.database_url) as connection:
+            return connection.execute(sql, params).fetchall()  # type: ignore[arg-type]

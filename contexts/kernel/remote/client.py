@@ -89,14 +89,37 @@ class RemoteContext:
             raise self.unavailable(f"{url_variable(self.context)} is not set.")
         return f"{url.rstrip('/')}{API_PREFIX}/{self.context}/"
 
-    def get(self, path: str, *, params: Mapping[str, Any] | None = None) -> Any | None:
-        """GET ``path`` (retried); the JSON answer, or None for a 404."""
-        return self._call("GET", path, params=params, retry=True)
+    def get(
+        self,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        timeout: float | None = None,
+    ) -> Any | None:
+        """GET ``path`` (retried); the JSON answer, or None for a 404.
 
-    def post(self, path: str, body: Any, *, idempotency_key: str | None = None) -> Any | None:
+        ``timeout`` replaces ``INTERNAL_API_TIMEOUT_SECONDS`` for a call the callee
+        may legitimately take longer to answer (it waits on a third party)."""
+        return self._call("GET", path, params=params, retry=True, timeout=timeout)
+
+    def post(
+        self,
+        path: str,
+        body: Any,
+        *,
+        idempotency_key: str | None = None,
+        timeout: float | None = None,
+    ) -> Any | None:
         """POST JSON ``body``; retried only when ``idempotency_key`` makes a repeat harmless."""
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
-        return self._call("POST", path, json=body, headers=headers, retry=bool(idempotency_key))
+        return self._call(
+            "POST",
+            path,
+            json=body,
+            headers=headers,
+            retry=bool(idempotency_key),
+            timeout=timeout,
+        )
 
     def _call(
         self,
@@ -107,6 +130,7 @@ class RemoteContext:
         params: Mapping[str, Any] | None = None,
         json: Any = None,
         headers: Mapping[str, str] | None = None,
+        timeout: float | None = None,
     ) -> Any | None:
         url = self.base_url + path.lstrip("/")
         attempts = 1 + (max(0, settings.INTERNAL_API_RETRIES) if retry else 0)
@@ -127,7 +151,7 @@ class RemoteContext:
                     params=params,
                     json=json,
                     headers=sent_headers,
-                    timeout=settings.INTERNAL_API_TIMEOUT_SECONDS,
+                    timeout=timeout or settings.INTERNAL_API_TIMEOUT_SECONDS,
                 )
             except httpx.TransportError as exc:
                 failure = f"{type(exc).__name__}: {exc}"

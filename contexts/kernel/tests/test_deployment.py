@@ -20,6 +20,7 @@ from contexts.kernel.databases import CONTEXTS
 from contexts.kernel.deployment import (
     check_remote_configuration,
     installed_contexts,
+    kernel_queue,
     remote_contexts,
 )
 from contexts.kernel.testing import free_port
@@ -117,7 +118,8 @@ def routed(path):
         return False
 
 paths = ["/api/products", "/api/users", "/api/orders", "/admin/login/",
-         "/internal/v1/users/users/00000000-0000-0000-0000-000000000000", "/internal/schema/"]
+         "/internal/v1/users/users/00000000-0000-0000-0000-000000000000", "/internal/schema/",
+         "/internal/v1/payments/charges"]
 print(json.dumps({
     "apps": [app for app in settings.INSTALLED_APPS if app.startswith("contexts.")],
     "blacklist": "rest_framework_simplejwt.token_blacklist" in settings.INSTALLED_APPS,
@@ -148,7 +150,8 @@ def test_a_catalog_deployment_installs_only_the_catalog():
     assert catalog["authentication"] == [
         "contexts.kernel.authentication.StatelessJWTAuthentication"
     ]
-    assert catalog["queues"] == ["default", "catalog"]
+    # Its kernel tasks have a queue of its own: deployments may share one broker.
+    assert catalog["queues"] == ["default-catalog", "catalog"]
     # Messages for contexts run elsewhere still go to their own queues.
     assert {"users.*", "notifications.*", "catalog.*"} <= set(catalog["routes"])
     assert catalog["beat"] == ["kernel.purge_event_history", "kernel.sweep_events"]
@@ -159,6 +162,7 @@ def test_a_catalog_deployment_installs_only_the_catalog():
         "/admin/login/": True,  # Django's own sign-in: this deployment has no users lockout
         "/internal/v1/users/users/00000000-0000-0000-0000-000000000000": False,
         "/internal/schema/": True,
+        "/internal/v1/payments/charges": False,
     }
 
 
@@ -168,7 +172,7 @@ def test_a_users_deployment_serves_the_users_internal_api():
     assert users["apps"] == ["contexts.kernel", "contexts.users"]
     assert users["blacklist"] is True
     assert users["user_model"] == "users.User"
-    assert users["queues"] == ["default", "users"]
+    assert users["queues"] == ["default-users", "users"]
     assert users["beat"] == [
         "kernel.purge_event_history",
         "kernel.sweep_events",
@@ -176,3 +180,46 @@ def test_a_users_deployment_serves_the_users_internal_api():
     ]
     assert users["routed"]["/internal/v1/users/users/00000000-0000-0000-0000-000000000000"]
     assert not users["routed"]["/api/products"]
+
+
+def test_a_payments_deployment_runs_payments_and_its_reconciliation_only():
+    payments = describe(SHOP_CONTEXTS="payments")
+
+    assert payments["apps"] == ["contexts.kernel", "contexts.payments"]
+    assert payments["queues"] == ["default-payments", "payments"]
+    assert payments["beat"] == [
+        "kernel.purge_event_history",
+        "kernel.sweep_events",
+        "payments.reconcile_payments",
+    ]
+    assert payments["routed"]["/internal/v1/payments/charges"]
+    assert not payments["routed"]["/api/orders"]
+
+
+def test_a_monolith_without_payments_calls_it_at_its_url():
+    monolith = describe(
+        SHOP_CONTEXTS="users,catalog,inventory,orders,notifications",
+        PAYMENTS_URL="http://payments:8000",
+        SERVICE_TOKEN="token",
+    )
+
+    assert "contexts.payments" not in monolith["apps"]
+    assert monolith["queues"] == [
+        "default-users-catalog-inventory-orders-notifications",
+        "users",
+        "catalog",
+        "inventory",
+        "orders",
+        "notifications",
+    ]
+    assert "payments.reconcile_payments" not in monolith["beat"]
+    assert not monolith["routed"]["/internal/v1/payments/charges"]
+
+
+def test_each_deployment_has_a_kernel_queue_of_its_own():
+    assert kernel_queue(CONTEXTS) == "default"
+    assert kernel_queue(["payments"]) == "default-payments"
+    assert kernel_queue(["orders", "users"]) == "default-users-orders"
+    assert kernel_queue(["payments"]) != kernel_queue(
+        ["users", "catalog", "inventory", "orders", "notifications"]
+    )
