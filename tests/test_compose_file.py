@@ -566,12 +566,6 @@ def test_each_extracted_deployment_starts_or_refuses_naming_the_missing_adapter(
         assert result.returncode == 0, result.stderr
 
 
-@pytest.mark.xfail(
-    not hasattr(deployment, "kernel_queue"),
-    reason="the kernel's tasks go to the queue `default` in every deployment until "
-    "each deployment gets a kernel queue of its own (contexts/kernel/deployment.py)",
-    strict=True,
-)
 def test_deployments_sharing_a_broker_share_no_queue():
     """A sweep runs against the databases of the worker that takes it: the monolith's
     event sweep taken by the payments worker would sweep the payments outbox instead."""
