@@ -48,6 +48,7 @@ from contexts.inventory.errors import (
 )
 from contexts.inventory.events import ReservedLine, StockDepleted, StockReleased, StockReserved
 from contexts.inventory.models import MAX_QUANTITY, Reservation, StockAdjustment, StockLevel
+from contexts.kernel.bulk import update_rows
 from contexts.kernel.outbox import publish
 from contexts.kernel.transactions import atomic, in_transaction
 
@@ -187,7 +188,7 @@ def _reserve_many(wanted: dict[UUID, dict[UUID, int]]) -> dict[UUID, InventoryEr
             )
             outcomes[order_id] = None
         if touched:
-            StockLevel.objects.bulk_update(touched.values(), ["reserved", "updated_at"])
+            update_rows(touched.values(), ["reserved", "updated_at"])
             Reservation.objects.bulk_create(reservations)
         for event in reserved:
             publish(event)
@@ -245,7 +246,7 @@ def commit_stock_for_orders(*, order_ids: Sequence[UUID]) -> dict[UUID, Reservat
                 level.on_hand -= row.quantity
                 level.reserved -= row.quantity
                 level.updated_at = now
-            StockLevel.objects.bulk_update(
+            update_rows(
                 {row.product_id: levels[row.product_id] for row in rows}.values(),
                 ["on_hand", "reserved", "updated_at"],
             )
@@ -286,7 +287,7 @@ def restock_for_order(*, order_id: UUID) -> None:
             level = levels[row.product_id]
             level.on_hand += row.quantity
             level.updated_at = now
-        StockLevel.objects.bulk_update(levels.values(), ["on_hand", "updated_at"])
+        update_rows(levels.values(), ["on_hand", "updated_at"])
         Reservation.objects.filter(pk__in=[row.pk for row in rows]).update(
             status=Status.RESTOCKED, updated_at=now
         )
@@ -460,9 +461,7 @@ def _release(*, order_id: UUID, reason: str, expired_by: datetime | None = None)
             level = levels[row.product_id]
             level.reserved -= row.quantity
             level.updated_at = now
-        StockLevel.objects.bulk_update(
-            [levels[row.product_id] for row in rows], ["reserved", "updated_at"]
-        )
+        update_rows([levels[row.product_id] for row in rows], ["reserved", "updated_at"])
         Reservation.objects.filter(pk__in=[row.pk for row in rows]).update(
             status=Status.RELEASED,
             release_reason=reason[: Reservation._meta.get_field("release_reason").max_length],

@@ -53,6 +53,7 @@ from django.conf import settings
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from contexts.kernel.bulk import update_rows
 from contexts.kernel.bus import Subscription, subscriptions_for
 from contexts.kernel.databases import CONTEXTS, database_for
 from contexts.kernel.models import OutboxMessage
@@ -230,7 +231,7 @@ def confirm_deliveries(*, context: str, confirmations: Sequence[Sequence[str]]) 
                     row.redrive_at = None
                 changed.append(row)
         if changed:
-            OutboxMessage.objects.using(alias).bulk_update(changed, ["unconfirmed", "redrive_at"])
+            update_rows(changed, ["unconfirmed", "redrive_at"], using=alias)
     return len(changed)
 
 
@@ -284,7 +285,7 @@ def redrive_unconfirmed(*, limit: int | None = None, databases: Iterable[str] | 
                 row.redrive_at = now + redrive_delay(row.redrives) if row.unconfirmed else None
             for row in waiting:
                 row.redrive_at = now + redrive_delay(row.redrives)
-            OutboxMessage.objects.using(alias).bulk_update(rows, ["redrives", "redrive_at"])
+            update_rows(rows, ["redrives", "redrive_at"], using=alias)
         logger.info(
             "re-drove %d unconfirmed outbox rows (%d left waiting behind a queue backlog)",
             len(redriven),

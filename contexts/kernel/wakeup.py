@@ -10,6 +10,16 @@ and several workers simply mean several loops splitting the work. A worker
 consuming none of a loop's context's queues (``celery -A config worker -Q
 inventory`` for an orders loop) does not run it.
 
+A loop registered with ``per_process=True`` (the saga runner: Python work per
+unit, not I/O) runs instead in a thread of each of the first
+``ENGINE_LOOP_PROCESSES`` (2) processes of a prefork pool (started on
+``worker_process_init``): runners on every core, claiming side by side as
+several workers' would, so work that comes due while one runner is busy is
+taken at once by another instead of waiting for the busy one's batch to end.
+Under load each runner still finds many units due when it claims, so batches
+grow with the load. With a pool that has no processes (``--pool solo`` or
+``threads``) it runs in the main process like any loop.
+
 A loop runs once when its worker starts (a restarted worker resumes at once),
 again at once while it finds work, when its channel is notified (``notify``
 inside the transaction that makes work due: PostgreSQL delivers the
@@ -50,6 +60,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from celery import bootsteps
+from celery.signals import worker_process_init, worker_process_shutdown
 from django.conf import settings
 from django.db import close_old_connections, connections
 
@@ -75,6 +86,8 @@ class Loop:
     run: LoopFunction
     #: A worker consuming any of these queues runs it (by default, the context's own).
     queues: tuple[str, ...] = ()
+    #: Run in every process of a prefork pool rather than once in the main process.
+    per_process: bool = False
 
     def runs_on(self, consumed: set[str]) -> bool:
         return bool(consumed.intersection(self.queues or (self.context,)))
@@ -84,19 +97,30 @@ _LOOPS: dict[str, Loop] = {}
 
 
 def loop(
-    *, name: str, context: str, channel: str, queues: Iterable[str] = ()
+    *,
+    name: str,
+    context: str,
+    channel: str,
+    queues: Iterable[str] = (),
+    per_process: bool = False,
 ) -> Callable[[LoopFunction], LoopFunction]:
     """Register the decorated ``run(limit) -> int`` as a background loop of ``context``.
 
     Workers consuming ``context``'s queue run it, or with ``queues`` those
-    consuming any of them (the relay of a database shared by several contexts).
+    consuming any of them (the relay of a database shared by several contexts);
+    with ``per_process`` in each of their pool processes.
     """
     if context not in CONTEXTS:
         raise LookupError(f"unknown context {context!r}")
 
     def register(func: LoopFunction) -> LoopFunction:
         _LOOPS[name] = Loop(
-            name=name, context=context, channel=channel, run=func, queues=tuple(queues)
+            name=name,
+            context=context,
+            channel=channel,
+            run=func,
+            queues=tuple(queues),
+            per_process=per_process,
         )
         return func
 
@@ -137,6 +161,11 @@ def notify(channel: str, *, context: str) -> None:
 def poll_seconds() -> float:
     """The longest a loop waits for a notification before it runs anyway."""
     return float(settings.ENGINE_POLL_SECONDS)
+
+
+def loop_processes() -> int:
+    """How many pool processes of a worker run each ``per_process`` loop."""
+    return max(1, int(settings.ENGINE_LOOP_PROCESSES))
 
 
 def batch_size() -> int:
@@ -263,7 +292,9 @@ class WakeupLoops(bootsteps.StartStopStep):
     """Worker bootstep: run the registered loops of the queues this worker consumes.
 
     Started in the worker's main process after the pool (its first children
-    are forked without these threads' connections), before the consumer.
+    are forked without these threads' connections), before the consumer. The
+    ``per_process`` loops are started by each pool process itself
+    (``start_pool_process_loops``), unless the pool has none.
     """
 
     requires = {"celery.worker.components:Pool"}
@@ -274,23 +305,74 @@ class WakeupLoops(bootsteps.StartStopStep):
 
     def start(self, parent: Any) -> None:
         queues = list(parent.app.amqp.queues.consume_from)
+        in_pool = _has_pool_processes(parent)
         loops = loops_for_queues(queues)
+        here = [registered for registered in loops if not (in_pool and registered.per_process)]
         logger.info(
             "background loops: %s",
-            ", ".join(registered.name for registered in loops) or "none",
+            ", ".join(_placed(registered, in_pool) for registered in loops) or "none",
             extra={"loops": [registered.name for registered in loops], "queues": queues},
         )
-        poll, limit = poll_seconds(), batch_size()
-        for registered in loops:
-            thread = LoopThread(registered, poll=poll, limit=limit, app=parent.app)
-            thread.start()
-            self.threads.append(thread)
+        self.threads = _start(here, parent.app)
 
     def stop(self, parent: Any) -> None:
-        for thread in self.threads:
-            thread.request_stop()
-        for thread in self.threads:
-            thread.stop()
+        _stop(self.threads)
         self.threads = []
 
     terminate = stop
+
+
+def _has_pool_processes(worker: Any) -> bool:
+    from celery.concurrency.prefork import TaskPool
+
+    pool_cls = getattr(worker, "pool_cls", None)
+    return isinstance(pool_cls, type) and issubclass(pool_cls, TaskPool)
+
+
+def _placed(registered: Loop, in_pool: bool) -> str:
+    return (
+        f"{registered.name} (each pool process)"
+        if in_pool and registered.per_process
+        else (registered.name)
+    )
+
+
+def _start(loops: Iterable[Loop], app: Any) -> list[LoopThread]:
+    poll, limit = poll_seconds(), batch_size()
+    threads = [LoopThread(registered, poll=poll, limit=limit, app=app) for registered in loops]
+    for thread in threads:
+        thread.start()
+    return threads
+
+
+def _stop(threads: list[LoopThread]) -> None:
+    for thread in threads:
+        thread.request_stop()
+    for thread in threads:
+        thread.stop()
+
+
+_POOL_PROCESS_THREADS: list[LoopThread] = []
+
+
+@worker_process_init.connect
+def start_pool_process_loops(**kwargs: Any) -> None:
+    """In a new prefork pool process: run the ``per_process`` loops of the worker's queues,
+    if it is one of the first ``ENGINE_LOOP_PROCESSES`` (a replacement process takes
+    the number, so the loops of a process that died run again in its successor)."""
+    from billiard.process import current_process
+    from celery import current_app
+
+    if getattr(current_process(), "index", 0) >= loop_processes():
+        return
+
+    queues = list(current_app.amqp.queues.consume_from)
+    loops = [registered for registered in loops_for_queues(queues) if registered.per_process]
+    _POOL_PROCESS_THREADS[:] = _start(loops, current_app)
+
+
+@worker_process_shutdown.connect
+def stop_pool_process_loops(**kwargs: Any) -> None:
+    """The pool process is exiting: let its loops end their current run (briefly)."""
+    _stop(_POOL_PROCESS_THREADS)
+    _POOL_PROCESS_THREADS.clear()

@@ -17,6 +17,7 @@ from uuid import UUID
 
 from django.db import connections
 
+from contexts.kernel.bulk import update_rows
 from contexts.kernel.databases import database_for
 from contexts.orders.models import (
     CancelReason,
@@ -180,9 +181,7 @@ def append_many(
             statuses[item.order_id] = (status_sequence, item.new_status, item.cancel_reason)
         changed.append(order)
     if changed:
-        Order.objects.bulk_update(
-            changed, ["last_sequence", "status", "cancel_reason", "updated_at"]
-        )
+        update_rows(changed, ["last_sequence", "status", "cancel_reason", "updated_at"])
         OrderHistoryEntry.objects.bulk_create(rows)
     if len(statuses) == 1:
         # The read model follows, unless a rebuild already wrote a newer state.
@@ -205,9 +204,7 @@ def append_many(
                 summary.status, summary.cancel_reason = status, cancel_reason
                 summary.updated_at, summary.last_sequence = now, status_sequence
                 summaries.append(summary)
-        OrderSummary.objects.bulk_update(
-            summaries, ["status", "cancel_reason", "updated_at", "last_sequence"]
-        )
+        update_rows(summaries, ["status", "cancel_reason", "updated_at", "last_sequence"])
     return {order.pk for order in changed}
 
 

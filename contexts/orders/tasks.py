@@ -1,10 +1,11 @@
 """Celery tasks of the orders context (thin: each calls one service), on the orders queue,
 and the saga loop.
 
-- ``orders.sagas`` (a background loop, ``run_due_sagas``): every worker
-  consuming the orders queue runs it; woken by ``NOTIFY orders_saga`` when an
-  order is placed, and polling for retries and leases that came due, it claims
-  and runs due sagas in batches. No broker message per order.
+- ``orders.sagas`` (a background loop, ``run_due_sagas``): every pool process
+  of a worker consuming the orders queue runs it; woken by ``NOTIFY
+  orders_saga`` when an order is placed, and polling for retries and leases
+  that came due, it claims and runs due sagas in batches. No broker message
+  per order.
 - ``orders.resume_stalled_sagas`` (beat): the safety net; runs sagas the loop
   missed (no worker runs it, a dead worker's lease ended); also sent once when
   a worker starts, so a restart does not wait for beat.
@@ -28,7 +29,12 @@ from contexts.orders import saga, services
 logger = logging.getLogger(__name__)
 
 
-@loop(name="orders.sagas", context="orders", channel=saga.CHANNEL)
+@loop(
+    name="orders.sagas",
+    context="orders",
+    channel=saga.CHANNEL,
+    per_process=__import__("os").environ.get("SAGA_IN_MAIN") != "1",
+)
 def run_due_sagas(limit: int) -> int:
     return saga.saga_run_due(limit)
 

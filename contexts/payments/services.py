@@ -35,6 +35,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
+from contexts.kernel.bulk import update_rows
 from contexts.kernel.outbox import publish
 from contexts.kernel.transactions import atomic
 from contexts.payments import events
@@ -140,7 +141,7 @@ def charge_for_orders(*, requests: Sequence[ChargeRequest]) -> dict[UUID, Paymen
                     started.append(payment)
                 to_charge[order_id] = payment
         if started:
-            Payment.objects.bulk_update(started, ["attempts", "updated_at"])
+            update_rows(started, ["attempts", "updated_at"])
     for order_id in late:
         outcomes[order_id] = _late_capture_given_back(order_id)
 
@@ -188,7 +189,7 @@ def charge_for_orders(*, requests: Sequence[ChargeRequest]) -> dict[UUID, Paymen
             payment.updated_at = now
             changed.append(payment)
         if changed:
-            Payment.objects.bulk_update(changed, _CHARGE_FIELDS)
+            update_rows(changed, _CHARGE_FIELDS)
 
     for order_id, call in calls.items():
         payment = current[order_id]

@@ -37,4 +37,5 @@ for _registered in registered_loops():
         context=_registered.context,
         channel=_registered.channel,
         queues=_registered.queues,
+        per_process=_registered.per_process,
     )(_tallied(_registered.name, _registered.run))

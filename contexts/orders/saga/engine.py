@@ -35,6 +35,7 @@ from django.db import DatabaseError, connections
 from django.db.models import F, Q
 from django.utils import timezone
 
+from contexts.kernel.bulk import update_rows
 from contexts.kernel.correlation import get_correlation_id, reset_correlation_id, set_correlation_id
 from contexts.kernel.databases import database_for
 from contexts.kernel.outbox import publish
@@ -343,7 +344,7 @@ def apply(outcomes: Sequence[Outcome], *, heartbeat: _Heartbeat | None = None) -
         )
         done = [w for w in fenced if w.append is None or w.state.order_id in appended]
         if done:
-            SagaState.objects.bulk_update(
+            update_rows(
                 [
                     SagaState(order_id=w.state.order_id, **_row(w.state, w.fields, now))
                     for w in done
