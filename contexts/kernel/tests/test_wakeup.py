@@ -3,6 +3,8 @@ polled, resilient to database errors, run only by workers consuming their queue.
 
 from __future__ import annotations
 
+import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -19,6 +21,7 @@ PROBE = "contexts.kernel.tests.wakeup_probe"
 NAME = "kernel_tests.wakeup_probe"
 CONTEXT = "catalog"
 CHANNEL = "kernel_tests_wakeup"
+PER_PROCESS_NAME = "kernel_tests.wakeup_probe_per_process"
 #: Far longer than any wait below: a run within them was woken, not polled.
 LONG_POLL = "600"
 
@@ -33,9 +36,9 @@ def wake() -> None:
         notify(CHANNEL, context=CONTEXT)
 
 
-def start(start_celery_worker, directory: Path, **options):
+def start(start_celery_worker, directory: Path, *, env=None, **options):
     directory.mkdir(exist_ok=True)
-    env = {"WAKEUP_PROBE_DIR": str(directory), "ENGINE_POLL_SECONDS": LONG_POLL}
+    env = {"WAKEUP_PROBE_DIR": str(directory), "ENGINE_POLL_SECONDS": LONG_POLL, **(env or {})}
     return start_celery_worker(include=[PROBE], env=env, **options)
 
 
@@ -95,13 +98,45 @@ def test_a_loop_survives_a_failing_run_and_a_lost_listening_connection(
     assert worker.process is not None and worker.process.poll() is None
 
 
-def listening() -> bool:
+def listening(name: str = NAME) -> int:
+    """How many sessions LISTEN for the loop ``name``."""
     with connections[database_for(CONTEXT)].cursor() as cursor:
         cursor.execute(
             "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s",
-            [f"loop {NAME}"],
+            [f"loop {name}"],
         )
-        return bool(cursor.fetchone()[0])
+        return cursor.fetchone()[0]
+
+
+def per_process_runners(directory: Path) -> set[int]:
+    path = directory / "pp-runs"
+    return {int(pid) for pid in path.read_text().split()} if path.exists() else set()
+
+
+def test_a_per_process_loop_runs_in_the_first_pool_processes_and_in_their_replacements(
+    start_celery_worker, tmp_path
+):
+    probe = tmp_path / "probe"
+    worker = start(start_celery_worker, probe, concurrency=3, env={"ENGINE_LOOP_PROCESSES": "2"})
+    wait_for(lambda: len(per_process_runners(probe)) == 2, timeout=15)
+    runners = per_process_runners(probe)
+    pool = set(worker.pool_pids())
+    assert len(pool) == 3
+    assert runners < pool and worker.pid not in runners
+    assert "kernel_tests.wakeup_probe_per_process (each pool process)" in worker.logs()
+    wait_for(lambda: listening(PER_PROCESS_NAME) == 2, timeout=10)
+
+    # A runner's process dies: its replacement takes its number, and its loop.
+    doomed = min(runners)
+    os.kill(doomed, signal.SIGKILL)
+    wait_for(
+        lambda: len(per_process_runners(probe) - runners) == 1,
+        timeout=30,
+        message="the replacement process runs no loop",
+    )
+    (successor,) = per_process_runners(probe) - runners
+    assert successor in worker.pool_pids() and doomed not in worker.pool_pids()
+    wait_for(lambda: listening(PER_PROCESS_NAME) == 2, timeout=10)
 
 
 def test_a_worker_not_consuming_the_loops_queue_does_not_run_it(start_celery_worker, tmp_path):

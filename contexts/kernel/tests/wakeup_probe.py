@@ -9,6 +9,9 @@ does nothing without that variable, e.g. in the test process):
   and returns 1, so the loop runs again at once;
 - a run that finds ``fail`` removes it and raises ``OperationalError`` (a
   database error), once.
+
+``kernel_tests.wakeup_probe_per_process`` (channel ``kernel_tests_wakeup_pp``)
+is a ``per_process`` loop: every run appends its process id to ``pp-runs``.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from contexts.kernel.wakeup import loop
 NAME = "kernel_tests.wakeup_probe"
 CONTEXT = "catalog"
 CHANNEL = "kernel_tests_wakeup"
+PER_PROCESS_NAME = "kernel_tests.wakeup_probe_per_process"
+PER_PROCESS_CHANNEL = "kernel_tests_wakeup_pp"
 
 
 @loop(name=NAME, context=CONTEXT, channel=CHANNEL)
@@ -43,3 +48,12 @@ def run_probe(limit: int) -> int:
         return 0
     work.write_text(str(left - 1))
     return 1
+
+
+@loop(name=PER_PROCESS_NAME, context=CONTEXT, channel=PER_PROCESS_CHANNEL, per_process=True)
+def run_per_process_probe(limit: int) -> int:
+    directory = os.environ.get("WAKEUP_PROBE_DIR")
+    if directory:
+        with open(Path(directory) / "pp-runs", "a") as runs:
+            runs.write(f"{os.getpid()}\n")
+    return 0
