@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
-
 #: Why split mode skips the process-level tests (``@pytest.mark.extraction``).
 EXTRACTION_SKIPPED_IN_SPLIT_MODE = (
     "extraction tests run once, in shared mode (`make test`): each deployment they "

@@ -134,8 +134,9 @@ def render() -> str:
         "## Events",
         "",
         "The consumers are those the consuming context's `contracts.py` declares",
-        "(`CONSUMES`, handler ids in parentheses): every deployment routes each event to",
-        "their queues, whether it runs them or not ([events.md](events.md#consumers-in-other-deployments)).",
+        "(`CONSUMES`, handler ids in parentheses): every deployment routes each event",
+        "to their queues, whether it runs them or not",
+        "([events.md](events.md#consumers-in-other-deployments)).",
         "",
         "| event | version | published by | consumed by |",
     ]
