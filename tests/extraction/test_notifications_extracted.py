@@ -33,12 +33,7 @@ import pytest
 from celery import current_app
 
 from contexts.kernel.testing import wait_for
-from tests.extraction.deployments import (
-    ServiceDeployment,
-    drop_database,
-    purge_queues,
-    start_all,
-)
+from tests.extraction.deployments import ServiceDeployment, foreign_tables, running
 
 pytestmark = pytest.mark.extraction
 
@@ -47,9 +42,6 @@ MONOLITH = "users,catalog,inventory,orders,payments"
 OUTAGE_SECONDS = 10
 _skus = count()
 
-DJANGO_PREFIXES = ("django_migrations", "django_content_type", "django_session",
-                   "django_admin_log", "auth_")  # fmt: skip
-KERNEL_PREFIX = "kernel_"
 MONOLITH_OWN = ("users_", "token_blacklist_", "catalog_", "inventory_", "orders_", "payments_")
 
 
@@ -63,22 +55,8 @@ def deployments(tmp_path_factory) -> Iterator[dict[str, ServiceDeployment]]:
         directory=directory,
         env={"USERS_URL": monolith.url},
     )
-    broker = current_app.conf.broker_url
-    queues = [*monolith.queues, *notifications.queues]
-    purge_queues(broker, queues)
-    started = time.monotonic()
-    try:
-        start_all(monolith, notifications)
-        monolith.start_background()
-        notifications.start_background()
-        print(f"\nmonolith and notifications deployments up in {time.monotonic() - started:.1f} s")
+    with running(monolith, notifications):
         yield {"monolith": monolith, "notifications": notifications}
-    finally:
-        for deployment in (notifications, monolith):
-            deployment.stop_all()
-        purge_queues(broker, queues)
-        for deployment in (monolith, notifications):
-            drop_database(deployment.database_url)
 
 
 @pytest.fixture(scope="module")
@@ -277,11 +255,10 @@ def test_notifications_down_for_ten_seconds_events_wait_then_each_notification_o
 
 def test_each_database_holds_only_its_own_context_kernel_and_django_tables(monolith, notifications):
     for deployment, own in ((monolith, MONOLITH_OWN), (notifications, ("notifications_",))):
-        tables = deployment.tables()
-        foreign = [t for t in tables if not t.startswith((*own, KERNEL_PREFIX, *DJANGO_PREFIXES))]
-
-        assert foreign == [], deployment.name
-        assert {"kernel_outboxmessage", "kernel_inboxmessage", "django_migrations"} <= tables
+        assert foreign_tables(deployment, own) == [], deployment.name
+        assert {"kernel_outboxmessage", "kernel_inboxmessage", "django_migrations"} <= (
+            deployment.tables()
+        )
     assert not any(t.startswith("notifications_") for t in monolith.tables())
     assert "notifications_notification" in notifications.tables()
     assert "users_user" not in notifications.tables()
