@@ -10,14 +10,25 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
+#: Why split mode skips the process-level tests (``@pytest.mark.extraction``).
+EXTRACTION_SKIPPED_IN_SPLIT_MODE = (
+    "extraction tests run once, in shared mode (`make test`): each deployment they "
+    "start has a database of its own in either mode, so split mode would only repeat them"
+)
+
 
 def pytest_collection_modifyitems(items):
     """A ``django_db`` test may touch every context's database unless it says otherwise.
 
     In split mode each context has its own database; naming them all keeps
-    tests identical in both modes.
+    tests identical in both modes. The extraction tests are skipped there.
     """
+    from django.conf import settings
+
+    split = bool(settings.DB_PER_CONTEXT)
     for item in items:
+        if split and item.get_closest_marker("extraction") is not None:
+            item.add_marker(pytest.mark.skip(reason=EXTRACTION_SKIPPED_IN_SPLIT_MODE))
         marker = item.get_closest_marker("django_db")
         if marker is not None and "databases" not in marker.kwargs:
             kwargs = {**marker.kwargs, "databases": "__all__"}

@@ -12,9 +12,11 @@ from dataclasses import dataclass
 from enum import StrEnum
 from uuid import UUID
 
+from contexts.kernel.consumes import Consumes
 from contexts.kernel.errors import DomainError
 
 __all__ = [
+    "CONSUMES",
     "InventoryError",
     "OrderStock",
     "OutOfStock",
@@ -24,6 +26,10 @@ __all__ = [
     "StockOutcome",
     "StockOutcomeKind",
 ]
+
+#: The events inventory consumes, by handler id (``handlers.py`` registers each; every
+#: deployment reads this, so a catalog running elsewhere still sends it ProductCreated).
+CONSUMES = (Consumes("catalog.ProductCreated", 1, handler="inventory.create_stock_level"),)
 
 
 @dataclass(frozen=True)

@@ -14,15 +14,25 @@ function keeps its id; changing the id makes every event look new to it.
 Each handler runs on its context's queue, inside its context's transaction,
 together with an inbox row keyed by (event id, handler id), so a redelivered
 event has no second effect.
+
+Which context consumes which event is also *declared* with the contracts
+(``CONSUMES`` in ``contexts/<context>/contracts.py``, see
+``contexts.kernel.consumes``): ``declared_consumers`` reads the declarations of
+every context, run here or not, so a publisher routes an event to a consumer
+that runs in another deployment. The system check in ``contexts.kernel.checks``
+keeps declarations and registered handlers in step.
 """
 
 from __future__ import annotations
 
+import importlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from typing import TypeVar, cast
 
+from contexts.kernel.consumes import Consumes
 from contexts.kernel.databases import CONTEXTS
 from contexts.kernel.events import DomainEvent
 
@@ -126,3 +136,52 @@ def subscription(handler_id: str) -> Subscription:
         return _SUBSCRIPTIONS[handler_id]
     except KeyError:
         raise UnknownHandler(f"no handler {handler_id!r} in this deployment") from None
+
+
+@dataclass(frozen=True)
+class DeclaredConsumer:
+    """One ``Consumes`` declaration, with the context whose contracts declare it."""
+
+    event_name: str
+    event_version: int
+    context: str
+    handler_id: str
+
+
+@cache
+def declared_consumers() -> tuple[DeclaredConsumer, ...]:
+    """Every context's declared consumers (``CONSUMES`` of ``contexts/<name>/contracts.py``).
+
+    All six contexts, whatever this deployment runs: the contracts are plain
+    Python and import without their context's app. A handler id must name its
+    context (``notifications.…`` in notifications' contracts) and be declared once.
+    """
+    declared: dict[str, DeclaredConsumer] = {}
+    for context in CONTEXTS:
+        module = importlib.import_module(f"contexts.{context}.contracts")
+        for item in getattr(module, "CONSUMES", ()):
+            if not isinstance(item, Consumes):
+                raise TypeError(f"contexts.{context}.contracts.CONSUMES holds {item!r}")
+            if not item.handler.startswith(f"{context}.") or not _HANDLER_ID.match(item.handler):
+                raise ValueError(
+                    f"contexts.{context}.contracts declares handler id {item.handler!r}: "
+                    f"it must look like '{context}.name'"
+                )
+            if item.handler in declared:
+                raise LookupError(f"handler id {item.handler!r} is declared twice")
+            declared[item.handler] = DeclaredConsumer(
+                event_name=item.event,
+                event_version=item.version,
+                context=context,
+                handler_id=item.handler,
+            )
+    return tuple(declared.values())
+
+
+def declared_consumers_of(event_name: str, event_version: int) -> dict[str, str]:
+    """Handler id -> consuming context, for every declared consumer of this event type."""
+    return {
+        d.handler_id: d.context
+        for d in declared_consumers()
+        if d.event_name == event_name and d.event_version == event_version
+    }

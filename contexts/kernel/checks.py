@@ -10,6 +10,13 @@ contexts relate by id only too.
 
 Which context owns an app comes from ``contexts.kernel.databases.context_of_app``;
 Django's own auth/admin/contenttypes/sessions apps belong to users.
+
+Tag ``events``: the consumers declared with the contracts (``CONSUMES``, which
+every deployment routes by) and the handlers the contexts register
+(``@subscribe``) must agree, so the declarations cannot rot: a handler of a
+context's code that its contracts do not declare would never receive an event
+published in another deployment (``events.E001``); a declaration whose handler
+is gone would send every event to an id nobody runs (``events.E002``).
 """
 
 from __future__ import annotations
@@ -18,12 +25,15 @@ from collections.abc import Iterable, Iterator
 from typing import cast
 
 from django.apps import AppConfig, apps
+from django.conf import settings
 from django.core import checks
 from django.db import models
 
-from contexts.kernel.databases import KERNEL_APP, context_of_app
+from contexts.kernel import bus
+from contexts.kernel.databases import CONTEXTS, KERNEL_APP, context_of_app
 
 TAG = "boundaries"
+EVENTS_TAG = "events"
 
 #: The owner of the kernel's tables, for messages; it is not a context.
 KERNEL = "the kernel"
@@ -137,6 +147,59 @@ def check_every_model_has_an_owner(app_configs=None, **kwargs) -> list[checks.Ch
                     "pointing at another app).",
                     obj=model,
                     id="boundaries.E005",
+                )
+            )
+    return errors
+
+
+def _in_context_code(module: str) -> bool:
+    """True for a module of a context's own code (not its tests, not the kernel's probes)."""
+    parts = module.split(".")
+    return (
+        len(parts) > 2 and parts[0] == "contexts" and parts[1] in CONTEXTS and "tests" not in parts
+    )
+
+
+@checks.register(EVENTS_TAG)
+def check_consumers_are_declared(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """Every handler a context registers is declared in its contracts, and every
+    declaration of a context this deployment runs has its handler."""
+    errors: list[checks.CheckMessage] = []
+    declared = {d.handler_id: d for d in bus.declared_consumers()}
+    registered = {s.handler_id: s for s in bus.all_subscriptions()}
+    for sub in registered.values():
+        if not _in_context_code(sub.handler.__module__):
+            continue
+        found = declared.get(sub.handler_id)
+        wanted = (sub.event_name, sub.event_version, sub.context)
+        if found is None or (found.event_name, found.event_version, found.context) != wanted:
+            errors.append(
+                checks.Error(
+                    f"Handler {sub.handler_id!r} ({sub.handler.__module__}) consumes "
+                    f"{sub.event_name} v{sub.event_version}, which "
+                    f"contexts/{sub.context}/contracts.py does not declare.",
+                    hint=f"Add Consumes({sub.event_name!r}, {sub.event_version}, "
+                    f"handler={sub.handler_id!r}) to CONSUMES there: publishers in other "
+                    "deployments route by the declarations.",
+                    id="events.E001",
+                )
+            )
+    for item in declared.values():
+        if item.context not in settings.SHOP_CONTEXTS:
+            continue  # its handlers are not loaded in this deployment
+        sub = registered.get(item.handler_id)
+        if sub is None or (sub.event_name, sub.event_version) != (
+            item.event_name,
+            item.event_version,
+        ):
+            errors.append(
+                checks.Error(
+                    f"contexts/{item.context}/contracts.py declares {item.handler_id!r} as "
+                    f"consuming {item.event_name} v{item.event_version}, but no handler of "
+                    "that event is registered under that id.",
+                    hint="Register it with @subscribe(..., id=...) in the context's "
+                    "handlers.py, or remove the declaration.",
+                    id="events.E002",
                 )
             )
     return errors

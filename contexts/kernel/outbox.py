@@ -28,9 +28,10 @@ def publish(event: DomainEvent) -> None:
     request) sends no message and never waits on it. Outside a transaction
     there is nothing to be atomic with, so that is refused.
 
-    An event no handler subscribes to is stored already published: there is no
+    An event nobody consumes is stored already published: there is no
     message to send, so it costs no relay transaction (the relay would only
-    have marked it published). The row lists its subscribers as unconfirmed:
+    have marked it published). The row lists its consumers as unconfirmed
+    (those the contracts declare, wherever they run: ``relay.subscribers_of``):
     each consumer confirms its delivery, and the sweep re-drives the rest.
     """
     if not in_transaction(event.context):

@@ -23,7 +23,10 @@ consumer's inbox makes the duplicate harmless.
 A batch's deliveries go to each *consuming* context's queue as one task
 ``<consumer>.deliver_events`` carrying all of that context's (handler id,
 envelope) pairs (see ``contexts.kernel.tasks``); the single-delivery task
-``<consumer>.deliver_event`` of older deployments is still consumed.
+``<consumer>.deliver_event`` of older deployments is still consumed. The
+consumers are those declared with the contracts (``subscribers_of``), not
+only those this process runs: the queue is the consumer's wherever it runs,
+so an event reaches a context in another deployment over the shared broker.
 
 Delivery state stays with the publisher. An outbox row lists its
 ``unconfirmed`` handlers (id -> consuming context), written with the row. A
@@ -54,7 +57,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from contexts.kernel.bulk import update_rows
-from contexts.kernel.bus import Subscription, subscriptions_for
+from contexts.kernel.bus import Subscription, declared_consumers_of, subscriptions_for
 from contexts.kernel.databases import CONTEXTS, database_for
 from contexts.kernel.models import OutboxMessage
 from contexts.kernel.transactions import atomic
@@ -92,8 +95,16 @@ def redrive_delay(redrives: int) -> timedelta:
 
 
 def subscribers_of(event_name: str, event_version: int) -> dict[str, str]:
-    """Handler id -> consuming context, for every handler of this event type here."""
-    return {s.handler_id: s.context for s in subscriptions_for(event_name, event_version)}
+    """Handler id -> consuming context, for every consumer of this event type.
+
+    The consumers declared with the contracts (``CONSUMES``), wherever they
+    run, so an event reaches a context this deployment does not run; and the
+    handlers registered here (the test suite's probes, which declare nothing).
+    """
+    subscribers = declared_consumers_of(event_name, event_version)
+    for s in subscriptions_for(event_name, event_version):
+        subscribers.setdefault(s.handler_id, s.context)
+    return subscribers
 
 
 def database_contexts(only: Iterable[str] | None = None) -> dict[str, str]:

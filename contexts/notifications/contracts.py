@@ -2,7 +2,7 @@
 
 Plain Python only (no Django, nothing else of this context), so that a caller
 over HTTP could share this module unchanged. ``public.py`` offers the
-functions; this module the types they speak.
+functions; this module the types they speak, and the events the context consumes.
 The notifications context raises no error another context catches.
 """
 
@@ -12,7 +12,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-__all__ = ["NotificationInfo"]
+from contexts.kernel.consumes import Consumes
+
+__all__ = ["CONSUMES", "NotificationInfo"]
+
+#: The events notifications consumes, by handler id (``handlers.py`` registers each).
+#: Every deployment reads this, so users and orders send these events to the
+#: ``notifications`` queue even where notifications runs as a deployment of its own.
+CONSUMES = (
+    Consumes("users.UserRegistered", 1, handler="notifications.welcome_new_user"),
+    Consumes("orders.OrderConfirmed", 1, handler="notifications.notify_order_confirmed"),
+    Consumes("orders.OrderCancelled", 1, handler="notifications.notify_order_cancelled"),
+)
 
 
 @dataclass(frozen=True)

@@ -119,13 +119,17 @@ def test_a_contracts_module_imports_neither_django_nor_a_context(context):
     assert [m for m in imported if contract_import_problem(m)] == [], path
 
 
+#: The kernel modules a contracts module may import: plain Python, the standard library only.
+PLAIN_KERNEL_MODULES = ("contexts.kernel.errors", "contexts.kernel.consumes")
+
+
 def contract_import_problem(module: str) -> bool:
     """True when a contracts module may not import ``module`` (dotted)."""
     root = module.partition(".")[0]
     if root in ("django", "rest_framework", "drf_spectacular", "celery", "config"):
         return True
-    # Of this repository only the kernel's plain error base may be imported.
-    return root == "contexts" and not module.startswith("contexts.kernel.errors")
+    # Of this repository only the kernel's plain error base and consumer declaration.
+    return root == "contexts" and not module.startswith(PLAIN_KERNEL_MODULES)
 
 
 @pytest.mark.parametrize(
@@ -138,6 +142,8 @@ def contract_import_problem(module: str) -> bool:
         ("contexts.kernel.outbox", True),
         ("contexts.kernel.errors", False),
         ("contexts.kernel.errors.DomainError", False),
+        ("contexts.kernel.consumes.Consumes", False),
+        ("contexts.kernel.bus", True),
         ("dataclasses", False),
         ("enum.StrEnum", False),
     ],
@@ -146,10 +152,13 @@ def test_the_contracts_import_check_knows_what_is_plain(module, refused):
     assert contract_import_problem(module) is refused
 
 
-def test_the_kernel_error_base_imports_nothing_but_the_standard_library():
-    imported = imported_modules((REPO / "contexts" / "kernel" / "errors.py").read_text())
+@pytest.mark.parametrize("module", PLAIN_KERNEL_MODULES)
+def test_the_kernel_modules_contracts_import_import_nothing_but_the_standard_library(module):
+    path = REPO / (module.replace(".", "/") + ".py")
+    imported = imported_modules(path.read_text())
+    standard = {"__future__", "typing", "dataclasses"}
 
-    assert [m for m in imported if m.partition(".")[0] not in {"__future__", "typing"}] == []
+    assert [m for m in imported if m.partition(".")[0] not in standard] == []
 
 
 @pytest.mark.parametrize("context", CONTEXTS)

@@ -16,6 +16,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -174,6 +175,43 @@ def start_all(*deployments: Deployment) -> None:
             raise RuntimeError(f"migrate of {deployment.name} failed:\n{output.decode()[-4000:]}")
     for deployment in deployments:
         deployment.start()
+
+
+@contextlib.contextmanager
+def running(*deployments: ServiceDeployment, queues: Iterable[str] = ()) -> Iterator[None]:
+    """``deployments`` up (databases migrated, web, worker, beat) inside the block, on
+    clean queues (theirs and ``queues``); stopped, queues purged, databases dropped after."""
+    from celery import current_app
+
+    broker = current_app.conf.broker_url
+    purged = [*(q for d in deployments for q in d.queues), *queues]
+    purge_queues(broker, purged)
+    started = time.monotonic()
+    try:
+        start_all(*deployments)
+        for deployment in deployments:
+            deployment.start_background()
+        names = " and ".join(d.name for d in deployments)
+        print(f"\n{names} deployments up in {time.monotonic() - started:.1f} s")
+        yield
+    finally:
+        for deployment in reversed(deployments):
+            deployment.stop_all()
+        purge_queues(broker, purged)
+        for deployment in deployments:
+            drop_database(deployment.database_url)
+
+
+#: The tables every deployment's database holds besides its contexts' own.
+KERNEL_AND_DJANGO_PREFIXES = ("kernel_", "django_migrations", "django_content_type",
+                              "django_session", "django_admin_log", "auth_")  # fmt: skip
+
+
+def foreign_tables(deployment: Deployment, own: Iterable[str]) -> list[str]:
+    """The tables of the deployment's database that are neither its contexts' (``own``:
+    table name prefixes) nor the kernel's or Django's own."""
+    prefixes = (*own, *KERNEL_AND_DJANGO_PREFIXES)
+    return sorted(t for t in deployment.tables() if not t.startswith(prefixes))
 
 
 def queues_of(contexts: str) -> list[str]:

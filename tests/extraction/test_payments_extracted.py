@@ -26,15 +26,13 @@ from typing import Any
 
 import httpx
 import pytest
-from celery import current_app
 
 from contexts.kernel.testing import ConditionNotMet, wait_for
 from tests.extraction.deployments import (
     SERVICE_TOKEN,
     ServiceDeployment,
-    drop_database,
-    purge_queues,
-    start_all,
+    foreign_tables,
+    running,
 )
 
 pytestmark = pytest.mark.extraction
@@ -58,9 +56,6 @@ MONOLITH_ENV = {
 }
 PAYMENTS_ENV = {**SHARED_ENV, "PAYMENTS_RECONCILE_INTERVAL_SECONDS": "2"}
 
-DJANGO_PREFIXES = ("django_migrations", "django_content_type", "django_session",
-                   "django_admin_log", "auth_")  # fmt: skip
-KERNEL_PREFIX = "kernel_"
 MONOLITH_OWN = ("users_", "token_blacklist_", "catalog_", "inventory_", "orders_",
                 "notifications_")  # fmt: skip
 
@@ -78,22 +73,8 @@ def deployments(tmp_path_factory) -> Iterator[dict[str, ServiceDeployment]]:
         env={**MONOLITH_ENV, "PAYMENTS_URL": payments.url},
         concurrency=2,
     )
-    broker = current_app.conf.broker_url
-    queues = [*payments.queues, *monolith.queues, "email"]
-    purge_queues(broker, queues)
-    started = time.monotonic()
-    try:
-        start_all(payments, monolith)
-        payments.start_background()
-        monolith.start_background()
-        print(f"\nmonolith and payments deployments up in {time.monotonic() - started:.1f} s")
+    with running(payments, monolith, queues=["email"]):
         yield {"payments": payments, "monolith": monolith}
-    finally:
-        for deployment in (monolith, payments):
-            deployment.stop_all()
-        purge_queues(broker, queues)
-        for deployment in (monolith, payments):
-            drop_database(deployment.database_url)
 
 
 @pytest.fixture(scope="module")
@@ -329,11 +310,8 @@ def test_each_deployment_runs_its_own_background_work_on_its_own_queues(monolith
 
 def test_each_database_holds_only_its_own_context_kernel_and_django_tables(monolith, payments):
     for deployment, own in ((monolith, MONOLITH_OWN), (payments, ("payments_",))):
-        tables = deployment.tables()
-        foreign = [t for t in tables if not t.startswith((*own, KERNEL_PREFIX, *DJANGO_PREFIXES))]
-
-        assert foreign == [], deployment.name
-        assert {"kernel_outboxmessage", "django_migrations"} <= tables
+        assert foreign_tables(deployment, own) == [], deployment.name
+        assert {"kernel_outboxmessage", "django_migrations"} <= deployment.tables()
     assert not any(t.startswith("payments_") for t in monolith.tables())
     assert "payments_payment" in payments.tables()
     assert "orders_order" not in payments.tables()

@@ -3,9 +3,10 @@
 Everything in the map is read from what runs: the models each context's app
 registers (its tables), the database router (its alias), the Celery routes
 (its queue), the functions its ``public`` module defines (with their
-annotations), the event types its ``events`` module defines, the subscriptions
-its handlers register, and the import graph (which context imports which
-other context's public modules: a synchronous dependency), and for running
+annotations), the event types its ``events`` module defines, the consumers
+its contracts declare (``CONSUMES``, checked against the registered
+handlers), and the import graph (which context imports which other
+context's public modules: a synchronous dependency), and for running
 contexts apart: the callees each ``AppConfig`` declares, whether a remote
 adapter exists and the internal API's routes. ``--check`` exits
 non-zero when the committed file differs from what the code says, so CI keeps
@@ -128,7 +129,17 @@ def render() -> str:
         adapter = f"yes (`{url_variable(name)}`)" if has_remote_adapter(name) else "not yet"
         routes = ", ".join(f"`{route}`" for route in _internal_routes(name)) or "—"
         lines.append(f"| {name} | {declared} | {adapter} | {routes} |")
-    lines += ["", "## Events", "", "| event | version | published by | consumed by |"]
+    lines += [
+        "",
+        "## Events",
+        "",
+        "The consumers are those the consuming context's `contracts.py` declares",
+        "(`CONSUMES`, handler ids in parentheses): every deployment routes each event",
+        "to their queues, whether it runs them or not",
+        "([events.md](events.md#consumers-in-other-deployments)).",
+        "",
+        "| event | version | published by | consumed by |",
+    ]
     lines.append("| --- | --- | --- | --- |")
     for ctx, events in published.items():
         for event_name, version in events.items():
@@ -204,9 +215,10 @@ def _events_of(context: str) -> dict[str, int]:
     }
 
 
-def _subscriptions_by_context() -> dict[str, list[bus.Subscription]]:
-    result: dict[str, list[bus.Subscription]] = {}
-    for sub in sorted(bus.all_subscriptions(), key=lambda s: s.handler_id):
+def _subscriptions_by_context() -> dict[str, list[bus.DeclaredConsumer]]:
+    """The consumers each context's contracts declare (the same in every deployment)."""
+    result: dict[str, list[bus.DeclaredConsumer]] = {}
+    for sub in sorted(bus.declared_consumers(), key=lambda s: s.handler_id):
         result.setdefault(sub.context, []).append(sub)
     return result
 

@@ -108,7 +108,9 @@ _DESCRIBE = """
 import json, django
 django.setup()
 from django.conf import settings
+from django.core import checks
 from django.urls import Resolver404, resolve
+from contexts.kernel import bus, relay
 
 def routed(path):
     try:
@@ -119,7 +121,8 @@ def routed(path):
 
 paths = ["/api/products", "/api/users", "/api/orders", "/admin/login/",
          "/internal/v1/users/users/00000000-0000-0000-0000-000000000000", "/internal/schema/",
-         "/internal/v1/payments/charges"]
+         "/internal/v1/payments/charges", "/api/notifications"]
+events = [("users.UserRegistered", 1), ("orders.OrderConfirmed", 1), ("catalog.ProductCreated", 1)]
 print(json.dumps({
     "apps": [app for app in settings.INSTALLED_APPS if app.startswith("contexts.")],
     "blacklist": "rest_framework_simplejwt.token_blacklist" in settings.INSTALLED_APPS,
@@ -129,6 +132,9 @@ print(json.dumps({
     "routes": sorted(settings.CELERY_TASK_ROUTES),
     "beat": sorted(settings.CELERY_BEAT_SCHEDULE),
     "routed": {path: routed(path) for path in paths},
+    "handlers": sorted(sub.handler_id for sub in bus.all_subscriptions()),
+    "subscribers": {name: relay.subscribers_of(name, version) for name, version in events},
+    "problems": [message.id for message in checks.run_checks() if message.is_serious()],
 }))
 """
 
@@ -156,6 +162,7 @@ def test_a_catalog_deployment_installs_only_the_catalog():
     assert {"users.*", "notifications.*", "catalog.*"} <= set(catalog["routes"])
     assert catalog["beat"] == ["kernel.purge_event_history", "kernel.sweep_events"]
     assert catalog["routed"] == {
+        "/api/notifications": False,
         "/api/products": True,
         "/api/users": False,
         "/api/orders": False,
@@ -214,6 +221,64 @@ def test_a_monolith_without_payments_calls_it_at_its_url():
     ]
     assert "payments.reconcile_payments" not in monolith["beat"]
     assert not monolith["routed"]["/internal/v1/payments/charges"]
+
+
+MONOLITH_WITHOUT_NOTIFICATIONS = "users,catalog,inventory,orders,payments"
+#: Who consumes what, as the contracts declare it: the same in every deployment.
+DECLARED = {
+    "users.UserRegistered": {"notifications.welcome_new_user": "notifications"},
+    "orders.OrderConfirmed": {"notifications.notify_order_confirmed": "notifications"},
+    "catalog.ProductCreated": {"inventory.create_stock_level": "inventory"},
+}
+
+
+def test_a_monolith_without_notifications_still_routes_events_to_it():
+    monolith = describe(SHOP_CONTEXTS=MONOLITH_WITHOUT_NOTIFICATIONS)
+
+    assert "contexts.notifications" not in monolith["apps"]
+    assert "notifications" not in monolith["queues"]
+    assert "notifications.send_due_emails" not in monolith["beat"]
+    assert not monolith["routed"]["/api/notifications"]
+    # No notifications handler is loaded here, yet its events are routed to it.
+    assert [h for h in monolith["handlers"] if h.startswith("notifications.")] == []
+    assert monolith["subscribers"] == DECLARED
+    assert "notifications.*" in monolith["routes"]
+    assert monolith["problems"] == []
+
+
+def test_a_notifications_deployment_consumes_and_serves_its_own_api():
+    notifications = describe(
+        SHOP_CONTEXTS="notifications", USERS_URL="http://users:8000", SERVICE_TOKEN="token"
+    )
+
+    assert notifications["apps"] == ["contexts.kernel", "contexts.notifications"]
+    assert notifications["queues"] == ["default-notifications", "notifications"]
+    assert notifications["beat"] == [
+        "kernel.purge_event_history",
+        "kernel.sweep_events",
+        "notifications.send_due_emails",
+    ]
+    assert notifications["routed"]["/api/notifications"]
+    assert not notifications["routed"]["/api/users"]
+    assert notifications["handlers"] == [
+        "notifications.notify_order_cancelled",
+        "notifications.notify_order_confirmed",
+        "notifications.welcome_new_user",
+    ]
+    assert notifications["subscribers"] == DECLARED
+    assert notifications["authentication"] == [
+        "contexts.kernel.authentication.StatelessJWTAuthentication"
+    ]
+    assert notifications["problems"] == []
+
+
+def test_notifications_need_the_users_url_for_addresses():
+    result = run(
+        [sys.executable, "manage.py", "check"], SHOP_CONTEXTS="notifications", SERVICE_TOKEN="t"
+    )
+
+    assert result.returncode != 0
+    assert "USERS_URL" in result.stderr
 
 
 def test_each_deployment_has_a_kernel_queue_of_its_own():

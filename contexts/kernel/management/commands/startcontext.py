@@ -139,7 +139,10 @@ def get_{name}(*, {name}_id: UUID) -> {camel}Info | None:
 ``@contexts.kernel.bus.subscribe(SomeEvent, context="{name}", id="{name}.<handler>")``
 on a function
 taking the event; it runs in this context's transaction with an inbox row, so a
-redelivered event has no second effect (docs/events.md).
+redelivered event has no second effect (docs/events.md). Declare each one in
+``contracts.py`` too (``CONSUMES``, ``contexts.kernel.consumes.Consumes``):
+publishers in other deployments route by it, and ``manage.py check`` fails
+without it.
 """
 
 from __future__ import annotations
