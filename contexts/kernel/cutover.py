@@ -17,8 +17,10 @@ It reads one snapshot of the source (``REPEATABLE READ``) and writes in one
 transaction on the target, so a copy that fails leaves the target as it was
 and can be run again. A target that already holds rows of the context is
 refused (``replace=True`` deletes them first, in the same transaction). After
-the commit both sides are counted: the target must hold what the snapshot
-held, and the source must not have changed meanwhile.
+the commit both sides are tallied, per table, by row count and a fingerprint
+of the rows' values (the sum of a hash of each row's text in UTC): the target
+must hold what the snapshot held, and the source must not have changed
+meanwhile.
 
 ``delete_source`` removes the context's rows from the source, once the target
 holds every one of them (checked by primary key). PostgreSQL only, on both
@@ -44,6 +46,8 @@ from contexts.kernel.models import DeadLetter, InboxMessage, OutboxMessage
 
 #: Primary keys compared per round trip when checking the target before a delete.
 CHECK_BATCH = 5000
+#: Both sides write timestamps as text in UTC, so the rows' fingerprints compare.
+UTC = "-c TimeZone=UTC"
 
 
 class CutoverError(Exception):
@@ -66,12 +70,20 @@ class Part:
 
 
 @dataclass(frozen=True)
+class Tally:
+    """A table's rows of the context: how many, and a fingerprint of their values."""
+
+    rows: int
+    fingerprint: int
+
+
+@dataclass(frozen=True)
 class Report:
     source: str
     target: str
-    #: Rows per table: in the source's snapshot, and on the target after the copy.
-    counts: dict[str, int]
-    copied: dict[str, int]
+    #: Per table: in the source's snapshot, and on the target after the copy.
+    counts: dict[str, Tally]
+    copied: dict[str, Tally]
     dry_run: bool
     #: Rows of the context the target held before (deleted with ``replace``).
     replaced: dict[str, int]
@@ -148,7 +160,7 @@ def copy_context(
         names = _name(source), _name(target)
         _refuse_same_database(source, target)
         _require_tables(target, parts, context)
-        counts = {part.table: _count(source, part, part.copied) for part in parts}
+        counts = {part.table: _tally(source, part) for part in parts}
         present = {part.table: n for part in parts if (n := _count(target, part, part.owned))}
         if present and not replace:
             raise CutoverError(
@@ -164,16 +176,12 @@ def copy_context(
                 _copy(source, target, part)
             for statement in _sequence_resets(context):
                 target.execute(statement)
-        copied = {part.table: _count(target, part, part.copied) for part in parts}
-        source.commit()  # end the snapshot: count what the source holds now
-        changed = {
-            part.table: now
-            for part in parts
-            if (now := _count(source, part, part.copied)) != counts[part.table]
-        }
+        copied = {part.table: _tally(target, part) for part in parts}
+        source.commit()  # end the snapshot: tally what the source holds now
+        changed = [part.table for part in parts if _tally(source, part) != counts[part.table]]
     if changed:
         raise CutoverError(
-            f"{context}'s rows changed in the source during the copy ({_listing(changed)} now): "
+            f"{context}'s rows changed in the source during the copy ({', '.join(changed)}): "
             f"something still writes them. Stop it, then copy again with --replace."
         )
     return Report(*names, counts, copied, dry_run=False, replaced=present)
@@ -223,7 +231,8 @@ def _source(context: str, *, read_only: bool = True) -> psycopg.Connection:
         "host": settings.get("HOST"),
         "port": settings.get("PORT"),
     }
-    connection = psycopg.connect(make_conninfo(**{k: str(v) for k, v in params.items() if v}))
+    conninfo = make_conninfo(**{k: str(v) for k, v in params.items() if v}, options=UTC)
+    connection = psycopg.connect(conninfo)
     connection.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
     connection.read_only = read_only
     return connection
@@ -233,7 +242,7 @@ def _target(url: str) -> psycopg.Connection:
     if urlsplit(url).scheme not in ("postgres", "postgresql"):
         raise CutoverError(f"--to must be a postgres:// URL, not {url.split(':', 1)[0]}://...")
     try:
-        return psycopg.connect(url, autocommit=True)
+        return psycopg.connect(url, autocommit=True, options=UTC)
     except psycopg.OperationalError as exc:
         raise CutoverError(f"cannot connect to the target: {exc}".strip()) from exc
 
@@ -281,6 +290,20 @@ def _count(connection: psycopg.Connection, part: Part, condition: str) -> int:
     )
     row = connection.execute(query, part.params).fetchone()
     return int(row[0]) if row else 0
+
+
+def _tally(connection: psycopg.Connection, part: Part) -> Tally:
+    """The part's copied rows: their count, and the sum of a 64-bit hash of each row's text."""
+    query = sql.SQL(
+        "SELECT count(*), coalesce(sum(hashtextextended(ROW({columns})::text, 0)), 0) "
+        "FROM {table} WHERE {condition}"
+    ).format(
+        columns=sql.SQL(", ").join(map(sql.Identifier, part.columns)),
+        table=sql.Identifier(part.table),
+        condition=sql.SQL(part.copied),
+    )
+    row = connection.execute(query, part.params).fetchone()
+    return Tally(int(row[0]), int(row[1])) if row else Tally(0, 0)
 
 
 def _copy(source: psycopg.Connection, target: psycopg.Connection, part: Part) -> None:

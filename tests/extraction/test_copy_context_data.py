@@ -137,7 +137,7 @@ def test_copies_payments_rows_and_its_kernel_rows_then_refuses_a_second_copy(tar
         (count,) = source_rows(f"SELECT count(*) FROM {table}")[0]
         assert count > 0, table
         assert table_rows(target, f"SELECT count(*) FROM {table}") == [(count,)], table
-        assert f"{table} " in out and f"(target: {count})" in out, out
+        assert f"{table} " in out and f"(target: {count}, same values)" in out, out
     # The attempts' identity sequence was moved past the copied ids.
     (highest,) = table_rows(target, "SELECT max(id) FROM payments_gatewayattempt")[0]
     (following,) = table_rows(

@@ -53,24 +53,28 @@ class Command(BaseCommand):
         width = max(len(self._title(part.table, part.label)) for part in parts_of(context))
         for part in parts_of(context):
             title = self._title(part.table, part.label)
-            line = f"  {title:<{width}}  {report.counts[part.table]:>8}"
+            line = f"  {title:<{width}}  {report.counts[part.table].rows:>8}"
             if not report.dry_run:
-                line += f"  (target: {report.copied[part.table]})"
+                copied = report.copied[part.table]
+                same = copied == report.counts[part.table]
+                line += f"  (target: {copied.rows}, {'same values' if same else 'DIFFERENT'})"
             self.stdout.write(line)
         if report.replaced:
             replaced = ", ".join(f"{table}: {n}" for table, n in report.replaced.items())
             self.stdout.write(
                 f"{'replacing' if report.dry_run else 'replaced'} on the target: {replaced}"
             )
-        total = sum(report.counts.values())
+        total = sum(tally.rows for tally in report.counts.values())
         if report.dry_run:
             self.stdout.write(f"dry run: {total} row(s) would be copied; nothing was written")
         elif report.verified:
             self.stdout.write(
-                self.style.SUCCESS(f"verified: {total} row(s), the same counts on both sides")
+                self.style.SUCCESS(
+                    f"verified: {total} row(s), the same counts and values on both sides"
+                )
             )
         else:
-            raise CommandError("the counts differ between source and target (above)")
+            raise CommandError("source and target differ (above)")
 
     def _delete(self, context: str, to: str, *, dry_run: bool) -> None:
         counts = delete_source(context, to, dry_run=dry_run)
