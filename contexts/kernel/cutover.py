@@ -41,7 +41,7 @@ from django.db import connections, models
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from contexts.kernel.databases import database_for
+from contexts.kernel.databases import CONTEXTS, database_for
 from contexts.kernel.models import DeadLetter, InboxMessage, OutboxMessage
 
 #: Primary keys compared per round trip when checking the target before a delete.
@@ -95,6 +95,8 @@ class Report:
 
 def own_models(context: str) -> list[type[models.Model]]:
     """The context's models, each after the models its foreign keys point to."""
+    if context not in CONTEXTS:
+        raise CutoverError(f"unknown context {context!r} (known: {', '.join(CONTEXTS)}).")
     try:
         config = apps.get_app_config(context)
     except LookupError:

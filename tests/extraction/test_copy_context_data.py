@@ -203,6 +203,8 @@ def test_deletes_the_source_rows_only_once_the_target_holds_them(target_url, tar
 def test_refuses_what_it_cannot_copy(target_url, target):
     with pytest.raises(CommandError, match="must be a postgres:// URL"):
         copy("sqlite:///elsewhere.sqlite3")
+    with pytest.raises(CommandError, match="unknown context 'kernel'"):
+        call_command("copy_context_data", "kernel", "--to", target_url)
     with pytest.raises(CommandError, match="refers to auth_group, outside users"):
         call_command("copy_context_data", "users", "--to", target_url)
     unmigrated = target_url + "_unmigrated"
