@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import http.client
 import shutil
-import signal
 import subprocess
 import tempfile
 from pathlib import Path
@@ -98,13 +97,7 @@ def compare(args, env: dict[str, str], in_process: bench.OrderPhase, alone: list
             remote = bench.order_phase(args, counters, users, products)
             remote_alone = _one_at_a_time(counters, products)
     finally:
-        for proc in procs.values():
-            proc.send_signal(signal.SIGTERM)
-        for proc in procs.values():
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        bench.stop_processes(procs)
         shutil.rmtree(statements_dir, ignore_errors=True)
     _print(args, payments_port, (in_process, alone), (remote, remote_alone))
 

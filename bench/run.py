@@ -130,6 +130,17 @@ def start_process(name: str, command: list[str], env: dict[str, str]) -> subproc
         return subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
 
 
+def stop_processes(procs: dict[str, subprocess.Popen]) -> None:
+    """SIGTERM every process, then wait for each (SIGKILL after 20 s)."""
+    for proc in procs.values():
+        proc.send_signal(signal.SIGTERM)
+    for proc in procs.values():
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
 def saga_loops_listening(counters: Counters) -> int:
     """Workers whose saga loop is up: its LISTEN connection (kernel.wakeup names it)."""
     (count,) = counters.query(
@@ -409,13 +420,7 @@ def main() -> None:
                 args, Counters(db, broker, statements_dir, procs, env), plain_products
             )
     finally:
-        for proc in procs.values():
-            proc.send_signal(signal.SIGTERM)
-        for proc in procs.values():
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_processes(procs)
         shutil.rmtree(statements_dir, ignore_errors=True)
     if args.payments_remote:
         from bench.payments_remote import compare
