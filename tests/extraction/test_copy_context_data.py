@@ -17,8 +17,10 @@ from io import StringIO
 import psycopg
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connections
 from django.utils import timezone
 
+from contexts.kernel import cutover
 from contexts.kernel.databases import database_for
 from contexts.kernel.models import DeadLetter, InboxMessage, OutboxMessage
 from contexts.payments import public as payments
@@ -102,8 +104,6 @@ def table_rows(connection: psycopg.Connection, sql: str) -> list[tuple]:
 
 
 def source_rows(sql: str) -> list[tuple]:
-    from django.db import connections
-
     with connections[database_for("payments")].cursor() as cursor:
         cursor.execute(sql)
         return cursor.fetchall()
@@ -220,7 +220,29 @@ def test_refuses_what_it_cannot_copy(target_url, target):
 
 def _source_url() -> str:
     """The suite's own payments database, as a URL."""
-    from django.db import connections
-
     db = connections[database_for("payments")].settings_dict
     return f"postgres://{db['USER']}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+def test_fails_when_the_source_changes_during_the_copy(target_url, target, monkeypatch):
+    order_id = charge("tok_visa")
+    resets = cutover._sequence_resets
+
+    def write_meanwhile(context: str) -> list[str]:
+        # A process not stopped yet: a payment changes after the snapshot was read.
+        with connections[database_for("payments")].cursor() as cursor:
+            cursor.execute(
+                "UPDATE payments_payment SET last_error = %s WHERE order_id = %s",
+                ["written during the copy", order_id],
+            )
+        return resets(context)
+
+    monkeypatch.setattr(cutover, "_sequence_resets", write_meanwhile)
+    with pytest.raises(CommandError, match="changed in the source during the copy"):
+        copy(target_url)
+    # The snapshot's rows were copied; the run to take the change is --replace.
+    monkeypatch.undo()
+    assert "verified:" in copy(target_url, "--replace")
+    assert target.execute("SELECT last_error FROM payments_payment").fetchall() == [
+        ("written during the copy",)
+    ]
