@@ -50,13 +50,13 @@ class Command(BaseCommand):
     def _report(self, context: str, report: Report) -> None:
         verb = "would copy" if report.dry_run else "copied"
         self.stdout.write(f"{context}: {verb} from {report.source} to {report.target}")
-        width = max(len(self._title(part.table, part.label)) for part in parts_of(context))
-        for part in parts_of(context):
-            title = self._title(part.table, part.label)
-            line = f"  {title:<{width}}  {report.counts[part.table].rows:>8}"
+        titles = {part.table: self._title(part.table, part.label) for part in parts_of(context)}
+        width = max(map(len, titles.values()))
+        for table, title in titles.items():
+            line = f"  {title:<{width}}  {report.counts[table].rows:>8}"
             if not report.dry_run:
-                copied = report.copied[part.table]
-                same = copied == report.counts[part.table]
+                copied = report.copied[table]
+                same = copied == report.counts[table]
                 line += f"  (target: {copied.rows}, {'same values' if same else 'DIFFERENT'})"
             self.stdout.write(line)
         if report.replaced:
@@ -80,8 +80,9 @@ class Command(BaseCommand):
         counts = delete_source(context, to, dry_run=dry_run)
         verb = "would delete" if dry_run else "deleted"
         self.stdout.write(f"{context}: the target holds every copied row; {verb} from the source:")
+        width = max(map(len, counts))
         for table, count in counts.items():
-            self.stdout.write(f"  {table:<24}  {count:>8}")
+            self.stdout.write(f"  {table:<{width}}  {count:>8}")
         if dry_run:
             self.stdout.write("dry run: nothing was deleted")
 
