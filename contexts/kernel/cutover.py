@@ -46,12 +46,14 @@ from contexts.kernel.models import DeadLetter, InboxMessage, OutboxMessage
 
 #: Primary keys compared per round trip when checking the target before a delete.
 CHECK_BATCH = 5000
+#: Connection options of the source's Django settings (``OPTIONS``) that libpq takes too.
+LIBPQ_OPTIONS = frozenset({"sslmode", "sslrootcert", "sslcert", "sslkey", "connect_timeout"})
 #: Both sides write timestamps as text in UTC, so the rows' fingerprints compare.
 UTC = "-c TimeZone=UTC"
 
 
 class CutoverError(Exception):
-    """The copy or the delete was refused; nothing was written."""
+    """The copy or the delete was refused (nothing written), or its final check failed."""
 
 
 @dataclass(frozen=True)
@@ -232,6 +234,7 @@ def _source(context: str, *, read_only: bool = True) -> psycopg.Connection:
         "password": settings.get("PASSWORD"),
         "host": settings.get("HOST"),
         "port": settings.get("PORT"),
+        **{key: value for key, value in settings["OPTIONS"].items() if key in LIBPQ_OPTIONS},
     }
     conninfo = make_conninfo(**{k: str(v) for k, v in params.items() if v}, options=UTC)
     connection = psycopg.connect(conninfo)
