@@ -17,7 +17,9 @@
    workers (the extra ones started beside the first, each running its own
    relay and saga loop), printed as "one vs two workers": on a machine with
    two cores this shows what a second worker costs or buys, not a speed-up
-   the cores do not have.
+   the cores do not have;
+7. with ``--payments-remote``, steps 3 and 5 once more with payments as its own
+   deployment (bench/payments_remote.py), printed beside the in-process figures.
 
 Placed -> final is the order's `updated_at - created_at` from the database, so
 polling does not distort it. During phases 2 and 3 it samples CPU seconds per
@@ -126,6 +128,17 @@ def start_process(name: str, command: list[str], env: dict[str, str]) -> subproc
     logs.mkdir(exist_ok=True)
     with open(logs / f"{name.replace(' ', '-')}.log", "w") as log:
         return subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
+def stop_processes(procs: dict[str, subprocess.Popen]) -> None:
+    """SIGTERM every process, then wait for each (SIGKILL after 20 s)."""
+    for proc in procs.values():
+        proc.send_signal(signal.SIGTERM)
+    for proc in procs.values():
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
 
 
 def saga_loops_listening(counters: Counters) -> int:
@@ -344,6 +357,7 @@ def order_body(product_ids: list[str], n: int) -> dict:
 
 
 def main() -> None:
+    global PORT
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=15, help="seconds of each wrk phase")
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
@@ -357,9 +371,17 @@ def main() -> None:
         default=1,
         help="2 or more: run the order flow again with that many Celery workers (one vs N)",
     )
+    parser.add_argument(
+        "--payments-remote",
+        action="store_true",
+        help="then the order flow again with payments as its own deployment, side by side"
+        " (bench/payments_remote.py)",
+    )
     parser.add_argument("--database", default="postgres://postgres@127.0.0.1:5432/shop_bench")
     parser.add_argument("--broker", default="redis://127.0.0.1:6379/14")
+    parser.add_argument("--port", type=int, default=PORT, help="the web server's port")
     args = parser.parse_args()
+    PORT = args.port
     if not shutil.which("wrk"):
         raise SystemExit("wrk is not installed: apt-get install wrk (Debian/Ubuntu)")
 
@@ -394,19 +416,19 @@ def main() -> None:
     try:
         wait_until(lambda: Api().call("GET", "/health")[0] == 200, 60, "the web server")
         with psycopg.connect(args.database, autocommit=True) as db:
-            report(args, Counters(db, broker, statements_dir, procs, env), plain_products)
+            baseline = report(
+                args, Counters(db, broker, statements_dir, procs, env), plain_products
+            )
     finally:
-        for proc in procs.values():
-            proc.send_signal(signal.SIGTERM)
-        for proc in procs.values():
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_processes(procs)
         shutil.rmtree(statements_dir, ignore_errors=True)
+    if args.payments_remote:
+        from bench.payments_remote import compare
+
+        compare(args, env, *baseline)
 
 
-def report(args, counters: Counters, plain_products: list[str]) -> None:
+def report(args, counters: Counters, plain_products: list[str]) -> tuple[OrderPhase, list[float]]:
     products = seed_products(args.products, 10_000_000)
     users = [register(Api()) for _ in range(args.connections)]
     tokens = ",".join(token for _, token in users)
@@ -503,6 +525,7 @@ def report(args, counters: Counters, plain_products: list[str]) -> None:
         f"{os.cpu_count()} cores; non-2xx: bare {bare['non2xx']}, plain {plain['non2xx']}, "
         f"orders {orders['non2xx']}"
     )
+    return saturation, alone
 
 
 class OrderPhase:
