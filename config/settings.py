@@ -416,8 +416,9 @@ EVENT_REDRIVE_MAX_SECONDS = env_float("EVENT_REDRIVE_MAX_SECONDS", 300)
 # ENGINE_BATCH_SIZE units of work.
 ENGINE_POLL_SECONDS = env_float("ENGINE_POLL_SECONDS", 1)
 ENGINE_BATCH_SIZE = env_int("ENGINE_BATCH_SIZE", 100)
-# How many of a prefork worker's pool processes run each per-process loop (the saga runner).
-ENGINE_LOOP_PROCESSES = env_int("ENGINE_LOOP_PROCESSES", 2)
+# How many of a prefork worker's pool processes run each per-process loop (the saga runner;
+# docs/performance.md: on two cores one is faster than two).
+ENGINE_LOOP_PROCESSES = env_int("ENGINE_LOOP_PROCESSES", 1)
 
 # How often beat looks for sagas whose step is overdue (a lost message, a dead
 # worker's lease that ended); see the orders saga settings below.

@@ -12,13 +12,13 @@ inventory`` for an orders loop) does not run it.
 
 A loop registered with ``per_process=True`` (the saga runner: Python work per
 unit, not I/O) runs instead in a thread of each of the first
-``ENGINE_LOOP_PROCESSES`` (2) processes of a prefork pool (started on
-``worker_process_init``): runners on every core, claiming side by side as
-several workers' would, so work that comes due while one runner is busy is
-taken at once by another instead of waiting for the busy one's batch to end.
-Under load each runner still finds many units due when it claims, so batches
-grow with the load. With a pool that has no processes (``--pool solo`` or
-``threads``) it runs in the main process like any loop.
+``ENGINE_LOOP_PROCESSES`` (1) processes of a prefork pool (started on
+``worker_process_init``), with an interpreter lock of its own rather than the
+one the main process's relay loops and consumer share. With more than one,
+they claim side by side as several workers' would: work that comes due while
+one runner is busy is taken by another, at the cost of smaller batches. With
+a pool that has no processes (``--pool solo`` or ``threads``) it runs in the
+main process like any loop.
 
 A loop runs once when its worker starts (a restarted worker resumes at once),
 again at once while it finds work, when its channel is notified (``notify``
