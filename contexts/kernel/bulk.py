@@ -34,7 +34,7 @@ def update_rows(objs: Iterable[Model], fields: Sequence[str], *, using: str | No
     meta = model._meta
     columns = [meta.pk, *(meta.get_field(name) for name in fields)]
     qn = connection.ops.quote_name
-    casts = [f"%s::{field.db_type(connection)}" for field in columns]  # type: ignore[union-attr]
+    casts = [f"%s::{field.db_type(connection)}" for field in columns]
     values = ", ".join(f"({', '.join(casts)})" for _ in rows)
     names = [qn(field.column) for field in columns]  # type: ignore[union-attr,arg-type]
     table, pk = qn(meta.db_table), names[0]
