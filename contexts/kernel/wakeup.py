@@ -330,11 +330,9 @@ def _has_pool_processes(worker: Any) -> bool:
 
 
 def _placed(registered: Loop, in_pool: bool) -> str:
-    return (
-        f"{registered.name} (each pool process)"
-        if in_pool and registered.per_process
-        else (registered.name)
-    )
+    if in_pool and registered.per_process:
+        return f"{registered.name} (in pool processes)"
+    return registered.name
 
 
 def _start(loops: Iterable[Loop], app: Any) -> list[LoopThread]:

@@ -123,7 +123,7 @@ def test_a_per_process_loop_runs_in_the_first_pool_processes_and_in_their_replac
     pool = set(worker.pool_pids())
     assert len(pool) == 3
     assert runners < pool and worker.pid not in runners
-    assert "kernel_tests.wakeup_probe_per_process (each pool process)" in worker.logs()
+    assert "kernel_tests.wakeup_probe_per_process (in pool processes)" in worker.logs()
     wait_for(lambda: listening(PER_PROCESS_NAME) == 2, timeout=10)
 
     # A runner's process dies: its replacement takes its number, and its loop.
