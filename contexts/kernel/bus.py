@@ -138,50 +138,35 @@ def subscription(handler_id: str) -> Subscription:
         raise UnknownHandler(f"no handler {handler_id!r} in this deployment") from None
 
 
-@dataclass(frozen=True)
-class DeclaredConsumer:
-    """One ``Consumes`` declaration, with the context whose contracts declare it."""
-
-    event_name: str
-    event_version: int
-    context: str
-    handler_id: str
-
-
 @cache
-def declared_consumers() -> tuple[DeclaredConsumer, ...]:
+def declared_consumers() -> tuple[Consumes, ...]:
     """Every context's declared consumers (``CONSUMES`` of ``contexts/<name>/contracts.py``).
 
     All six contexts, whatever this deployment runs: the contracts are plain
     Python and import without their context's app. A handler id must name its
     context (``notifications.…`` in notifications' contracts) and be declared once.
     """
-    declared: dict[str, DeclaredConsumer] = {}
+    declared: dict[str, Consumes] = {}
     for context in CONTEXTS:
         module = importlib.import_module(f"contexts.{context}.contracts")
         for item in getattr(module, "CONSUMES", ()):
             if not isinstance(item, Consumes):
                 raise TypeError(f"contexts.{context}.contracts.CONSUMES holds {item!r}")
-            if not item.handler.startswith(f"{context}.") or not _HANDLER_ID.match(item.handler):
+            if item.context != context or not _HANDLER_ID.match(item.handler):
                 raise ValueError(
                     f"contexts.{context}.contracts declares handler id {item.handler!r}: "
                     f"it must look like '{context}.name'"
                 )
             if item.handler in declared:
                 raise LookupError(f"handler id {item.handler!r} is declared twice")
-            declared[item.handler] = DeclaredConsumer(
-                event_name=item.event,
-                event_version=item.version,
-                context=context,
-                handler_id=item.handler,
-            )
+            declared[item.handler] = item
     return tuple(declared.values())
 
 
 def declared_consumers_of(event_name: str, event_version: int) -> dict[str, str]:
     """Handler id -> consuming context, for every declared consumer of this event type."""
     return {
-        d.handler_id: d.context
+        d.handler: d.context
         for d in declared_consumers()
-        if d.event_name == event_name and d.event_version == event_version
+        if (d.event, d.version) == (event_name, event_version)
     }

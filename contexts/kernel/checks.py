@@ -165,14 +165,14 @@ def check_consumers_are_declared(app_configs=None, **kwargs) -> list[checks.Chec
     """Every handler a context registers is declared in its contracts, and every
     declaration of a context this deployment runs has its handler."""
     errors: list[checks.CheckMessage] = []
-    declared = {d.handler_id: d for d in bus.declared_consumers()}
+    declared = {d.handler: d for d in bus.declared_consumers()}
     registered = {s.handler_id: s for s in bus.all_subscriptions()}
     for sub in registered.values():
         if not _in_context_code(sub.handler.__module__):
             continue
         found = declared.get(sub.handler_id)
         wanted = (sub.event_name, sub.event_version, sub.context)
-        if found is None or (found.event_name, found.event_version, found.context) != wanted:
+        if found is None or (found.event, found.version, found.context) != wanted:
             errors.append(
                 checks.Error(
                     f"Handler {sub.handler_id!r} ({sub.handler.__module__}) consumes "
@@ -187,15 +187,12 @@ def check_consumers_are_declared(app_configs=None, **kwargs) -> list[checks.Chec
     for item in declared.values():
         if item.context not in settings.SHOP_CONTEXTS:
             continue  # its handlers are not loaded in this deployment
-        sub = registered.get(item.handler_id)
-        if sub is None or (sub.event_name, sub.event_version) != (
-            item.event_name,
-            item.event_version,
-        ):
+        sub = registered.get(item.handler)
+        if sub is None or (sub.event_name, sub.event_version) != (item.event, item.version):
             errors.append(
                 checks.Error(
-                    f"contexts/{item.context}/contracts.py declares {item.handler_id!r} as "
-                    f"consuming {item.event_name} v{item.event_version}, but no handler of "
+                    f"contexts/{item.context}/contracts.py declares {item.handler!r} as "
+                    f"consuming {item.event} v{item.version}, but no handler of "
                     "that event is registered under that id.",
                     hint="Register it with @subscribe(..., id=...) in the context's "
                     "handlers.py, or remove the declaration.",

@@ -33,3 +33,8 @@ class Consumes:
     version: int
     #: The handler's stable id, ``"<consumer>.<name>"`` (``@subscribe(..., id=...)``).
     handler: str
+
+    @property
+    def context(self) -> str:
+        """The consuming context: the first word of the handler id (checked by the kernel)."""
+        return self.handler.split(".", 1)[0]

@@ -14,6 +14,7 @@ import pytest
 
 from contexts.kernel import bus
 from contexts.kernel.checks import check_consumers_are_declared
+from contexts.kernel.consumes import Consumes
 from contexts.kernel.databases import CONTEXTS
 from contexts.kernel.events import event_type
 from contexts.users.events import UserRegistered
@@ -29,9 +30,9 @@ def test_the_declarations_name_published_events_and_their_own_context():
     assert {d.context for d in declared} == {"inventory", "notifications"}
     for item in declared:
         assert item.context in CONTEXTS
-        assert item.handler_id.startswith(f"{item.context}.")
+        assert item.handler.startswith(f"{item.context}.")
         # The event exists: its publisher's events module defines that version.
-        assert event_type(item.event_name, item.event_version).name == item.event_name
+        assert event_type(item.event, item.version).name == item.event
 
 
 def test_an_undeclared_handler_of_a_context_fails_the_check():
@@ -52,12 +53,7 @@ def test_an_undeclared_handler_of_a_context_fails_the_check():
 
 
 def test_a_declaration_without_its_handler_fails_the_check(monkeypatch):
-    gone = bus.DeclaredConsumer(
-        event_name="orders.OrderConfirmed",
-        event_version=1,
-        context="notifications",
-        handler_id="notifications.gone",
-    )
+    gone = Consumes("orders.OrderConfirmed", 1, handler="notifications.gone")
     declared = (*bus.declared_consumers(), gone)
     monkeypatch.setattr(bus, "declared_consumers", lambda: declared)
 
@@ -70,8 +66,8 @@ def test_a_declaration_without_its_handler_fails_the_check(monkeypatch):
 def test_a_declaration_of_another_event_than_its_handler_consumes_fails_the_check(monkeypatch):
     real = bus.declared_consumers()
     swapped = tuple(
-        bus.DeclaredConsumer(d.event_name, 2, d.context, d.handler_id)
-        if d.handler_id == "inventory.create_stock_level"
+        Consumes(d.event, 2, handler=d.handler)
+        if d.handler == "inventory.create_stock_level"
         else d
         for d in real
     )

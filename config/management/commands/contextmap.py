@@ -26,6 +26,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from contexts.kernel import bus
+from contexts.kernel.consumes import Consumes
 from contexts.kernel.databases import CONTEXTS, KERNEL_APP, context_of_app
 from contexts.kernel.deployment import calls_of, has_remote_adapter, url_variable
 from contexts.kernel.events import DomainEvent
@@ -82,7 +83,7 @@ def render() -> str:
     publisher_of = {event: ctx for ctx, events in published.items() for event in events}
     edges = sorted(
         {
-            (publisher_of.get(sub.event_name, "?"), sub.context, sub.event_name)
+            (publisher_of.get(sub.event, "?"), sub.context, sub.event)
             for subs in consumed.values()
             for sub in subs
         }
@@ -144,10 +145,10 @@ def render() -> str:
     for ctx, events in published.items():
         for event_name, version in events.items():
             handlers = [
-                f"{sub.context} (`{sub.handler_id}`)"
+                f"{sub.context} (`{sub.handler}`)"
                 for subs in consumed.values()
                 for sub in subs
-                if sub.event_name == event_name and sub.event_version == version
+                if (sub.event, sub.version) == (event_name, version)
             ]
             lines.append(f"| {event_name} | {version} | {ctx} | {', '.join(handlers) or '—'} |")
     lines += ["", "## Public interfaces", ""]
@@ -215,10 +216,10 @@ def _events_of(context: str) -> dict[str, int]:
     }
 
 
-def _subscriptions_by_context() -> dict[str, list[bus.DeclaredConsumer]]:
+def _subscriptions_by_context() -> dict[str, list[Consumes]]:
     """The consumers each context's contracts declare (the same in every deployment)."""
-    result: dict[str, list[bus.DeclaredConsumer]] = {}
-    for sub in sorted(bus.declared_consumers(), key=lambda s: s.handler_id):
+    result: dict[str, list[Consumes]] = {}
+    for sub in sorted(bus.declared_consumers(), key=lambda s: s.handler):
         result.setdefault(sub.context, []).append(sub)
     return result
 
