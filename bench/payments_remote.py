@@ -36,7 +36,6 @@ from bench import run as bench
 
 MONOLITH_CONTEXTS = "users,catalog,inventory,orders,notifications"
 SERVICE_TOKEN = "bench-only-service-token"
-ALONE = 20
 
 
 class BothDatabases(bench.Counters):
@@ -67,7 +66,7 @@ def compare(args, env: dict[str, str], in_process: bench.OrderPhase, alone: list
             raise SystemExit(f"port {port} is taken by another server: stop it, then run again")
     payments_database = _sibling(args.database, "_payments")
     for url in (args.database, payments_database):
-        _recreate(url)
+        bench.recreate_database(url)
     statements_dir = Path(tempfile.mkdtemp(prefix="bench-statements-remote-"))
     common = {**env, "BENCH_STATEMENT_COUNTS_DIR": str(statements_dir),
               "SERVICE_TOKEN": SERVICE_TOKEN, "JWT_SIGNING_KEY": env["SECRET_KEY"]}  # fmt: skip
@@ -95,22 +94,11 @@ def compare(args, env: dict[str, str], in_process: bench.OrderPhase, alone: list
             products = bench.seed_products(args.products, 10_000_000)
             users = [bench.register(bench.Api()) for _ in range(args.connections)]
             remote = bench.order_phase(args, counters, users, products)
-            remote_alone = _one_at_a_time(counters, products)
+            remote_alone = bench.one_at_a_time(counters, products)
     finally:
         bench.stop_processes(procs)
         shutil.rmtree(statements_dir, ignore_errors=True)
     _print(args, payments_port, (in_process, alone), (remote, remote_alone))
-
-
-def _one_at_a_time(counters: bench.Counters, products: list[str]) -> list[float]:
-    """Step 5 of bench/run.py: orders placed one after the other, each waiting to be final."""
-    user, token = bench.register(bench.Api())
-    api = bench.Api(token)
-    for n in range(ALONE):
-        status, order = api.call("POST", "/api/orders", bench.order_body(products, n))
-        assert status == 201, (status, order)
-        bench.wait_final(counters, [user], timeout=30)
-    return bench.to_final_ms(bench.wait_final(counters, [user]))
 
 
 def _print(args, port: int, *runs: tuple[bench.OrderPhase, list[float]]) -> None:
@@ -154,9 +142,7 @@ def _deployment(
     """One deployment's gunicorn, Celery worker (no -Q: its own queues) and beat."""
     results = bench.ROOT / "bench" / "results"
     commands = {
-        "gunicorn": [str(bench.BIN / "gunicorn"), "config.wsgi", "--bind",
-                     f"{bench.HOST}:{port}", "--workers", str(args.web_workers),
-                     "--worker-class", "sync", "--log-level", "warning"],
+        "gunicorn": bench.web_command(args, port),
         "celery worker": [str(bench.BIN / "celery"), "-A", "config", "worker", "--concurrency",
                           str(concurrency or args.worker_concurrency), "--loglevel", "WARNING",
                           "--hostname", f"bench-{name}@%h", "--without-gossip",
@@ -189,12 +175,3 @@ def _migrate(env: dict[str, str]) -> subprocess.Popen:
 def _sibling(url: str, suffix: str) -> str:
     parts = urlsplit(url)
     return urlunsplit(parts._replace(path=parts.path + suffix))
-
-
-def _recreate(url: str) -> None:
-    parts = urlsplit(url)
-    admin = urlunsplit(parts._replace(path="/postgres"))
-    name = parts.path.lstrip("/")
-    with psycopg.connect(admin, autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        connection.execute(f'CREATE DATABASE "{name}"')

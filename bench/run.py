@@ -49,6 +49,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import redis
@@ -102,13 +103,27 @@ def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None
 # --- Processes and their CPU --------------------------------------------------
 
 
+def recreate_database(url: str) -> None:
+    """Drop the database at ``url`` if it exists, and create it empty."""
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    with psycopg.connect(urlunsplit(parts._replace(path="/postgres")), autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{name}"')
+
+
+def web_command(args, port: int) -> list[str]:
+    """gunicorn with ``args.web_workers`` sync workers on ``port``."""
+    return [str(BIN / "gunicorn"), "config.wsgi", "--bind", f"{HOST}:{port}",
+            "--workers", str(args.web_workers), "--worker-class", "sync",
+            "--log-level", "warning"]  # fmt: skip
+
+
 def start_services(env: dict[str, str], args) -> dict[str, subprocess.Popen]:
     logs = ROOT / "bench" / "results"
     logs.mkdir(exist_ok=True)
     commands = {
-        "gunicorn": [str(BIN / "gunicorn"), "config.wsgi", "--bind", f"{HOST}:{PORT}",
-                     "--workers", str(args.web_workers), "--worker-class", "sync",
-                     "--log-level", "warning"],
+        "gunicorn": web_command(args, PORT),
         "celery worker": worker_command(args, 1),
         "celery beat": [str(BIN / "celery"), "-A", "config", "beat", "--loglevel", "WARNING",
                         "--schedule", str(logs / "celerybeat-schedule")],
@@ -346,6 +361,17 @@ def open_loop(product_ids: list[str], tokens: list[str], rate: float, seconds: f
     return sent[0]
 
 
+def one_at_a_time(counters: Counters, products: list[str], orders: int = 20) -> list[float]:
+    """Orders placed one after the other, each waiting to be final: placed -> final ms."""
+    user, token = register(Api())
+    api = Api(token)
+    for n in range(orders):
+        status, order = api.call("POST", "/api/orders", order_body(products, n))
+        assert status == 201, (status, order)
+        wait_final(counters, [user], timeout=30)
+    return to_final_ms(wait_final(counters, [user]))
+
+
 def order_body(product_ids: list[str], n: int) -> dict:
     return {
         "items": [{"product_id": product_ids[n % len(product_ids)], "quantity": 1}],
@@ -398,9 +424,7 @@ def main() -> None:
         "EMAIL_BACKEND": "django.core.mail.backends.dummy.EmailBackend",
         "LOG_LEVEL": "WARNING",
     }
-    dbname = args.database.rsplit("/", 1)[1]
-    subprocess.run(["dropdb", "-h", HOST, "-U", "postgres", "--if-exists", dbname], check=True)
-    subprocess.run(["createdb", "-h", HOST, "-U", "postgres", dbname], check=True)
+    recreate_database(args.database)
     broker = redis.Redis.from_url(args.broker)
     broker.flushdb()
     py = str(BIN / "python")
@@ -451,13 +475,7 @@ def report(args, counters: Counters, plain_products: list[str]) -> tuple[OrderPh
     half = to_final_ms(wait_final(counters, [u for u, _ in half_users]))
 
     # 5. One order at a time.
-    alone_user, alone_token = register(Api())
-    api = Api(alone_token)
-    for n in range(20):
-        status, order = api.call("POST", "/api/orders", order_body(products, n))
-        assert status == 201, (status, order)
-        wait_final(counters, [alone_user], timeout=30)
-    alone = to_final_ms(wait_final(counters, [alone_user]))
+    alone = one_at_a_time(counters, products)
 
     # 6. Step 3 again with more workers.
     more = more_workers(args, counters, products) if args.workers > 1 else None
