@@ -33,7 +33,7 @@ logger = logging.getLogger(__name__)
     name="orders.sagas",
     context="orders",
     channel=saga.CHANNEL,
-    per_process=__import__("os").environ.get("SAGA_IN_MAIN") != "1",
+    per_process=True,
 )
 def run_due_sagas(limit: int) -> int:
     return saga.saga_run_due(limit)

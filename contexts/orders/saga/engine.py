@@ -5,13 +5,19 @@
   ACTIVE AND next_attempt_at <= now``), sets their lease (``next_attempt_at =
   now + lease``) and counts the attempt. Runners side by side skip each
   other's rows.
-- **Lease.** One heartbeat thread per batch (``_Heartbeat``) keeps the leases
+- **Lease.** One heartbeat thread per batch (``_Hold``) keeps the leases
   of every saga the runner still holds alive; a saga whose lease could not be
   renewed before it ended is *lost* and the runner writes nothing more for it.
 - **Batch.** The claimed sagas are grouped by step; each step runs once for
   its group (``steps.py``: one call per other context), and the outcomes of
   the group are written in one ``atomic("orders")``. A saga that moved on runs
   its next step in the same run, until every saga is final or waiting.
+- **Fewer writes.** A move a step marks ``with_next_write`` (the capture) is
+  applied to the runner's copy only and written with the saga's next write:
+  on the happy path the capture and the confirmation are one
+  ``atomic("orders")``. A crash before it leaves the row at the step the
+  runner claimed, and the next runner repeats from there (steps.py makes
+  that safe).
 - **Fence.** That transaction first locks the group's saga rows and keeps only
   those still at the step and attempt their runner claimed: a runner that lost
   an order's lease (another claimed it since) writes nothing for that order,
@@ -142,32 +148,43 @@ def _load(ids: Sequence[UUID]) -> list[SagaState]:
 # --- Leases ---------------------------------------------------------------------
 
 
-class _Heartbeat:
-    """Keeps the leases of the sagas a runner holds alive while it works, from one thread.
+class _Hold:
+    """What a runner holds while it works: the leases, kept alive from one thread, and the
+    moves it has not written yet.
 
-    Every third of the lease it moves ``next_attempt_at`` (the lease's end) of
-    every held saga a lease ahead, in one statement, conditionally per saga:
-    same step, same attempt and the lease's end it last knew, so it never
-    overwrites the runner's own writes (a transition's new lease, a retry's
-    due time) nor another runner's claim. The lease thus always exceeds the
-    time between two heartbeats, however long a step runs; when the runner
-    dies, its heartbeat dies with it and its sagas are due one lease later. A
-    saga whose lease the heartbeat cannot extend before it ends is *lost*
-    (``lost``): the runner then writes nothing more for it.
+    **Leases.** Every third of the lease the heartbeat thread moves
+    ``next_attempt_at`` (the lease's end) of every held saga a lease ahead, in
+    one statement, conditionally per saga: same step, same attempt and the
+    lease's end it last knew, so it never overwrites the runner's own writes
+    (a transition's new lease, a retry's due time) nor another runner's claim.
+    The lease thus always exceeds the time between two heartbeats, however long
+    a step runs; when the runner dies, its heartbeat dies with it and its sagas
+    are due one lease later. A saga whose lease the heartbeat cannot extend
+    before it ends is *lost* (``lost``): the runner then writes nothing more
+    for it.
+
+    **Unwritten moves.** A move marked ``with_next_write`` (steps.py) is kept
+    here, applied to the runner's copy of the saga only, and written with the
+    saga's next write. Until then the row still holds the step and attempt the
+    runner claimed (``written``): that is what the heartbeat extends and what
+    the write is fenced on.
     """
 
     def __init__(self, states: Iterable[SagaState]) -> None:
         self._lock = threading.Lock()
         self._held: dict[UUID, SagaState] = {state.order_id: state for state in states}
-        self._seen = {order_id: _snapshot(state) for order_id, state in self._held.items()}
+        #: Each held saga's row as its runner last read or wrote it.
+        self.written = {order_id: _snapshot(state) for order_id, state in self._held.items()}
+        self._seen = dict(self.written)
         self._expires = {order_id: state.next_attempt_at for order_id, state in self._held.items()}
+        self._unwritten: dict[UUID, list[Move]] = {}
         self.lost: set[UUID] = set()
         self._stop = threading.Event()
         self._thread = threading.Thread(
             target=self._beat, name=f"saga-heartbeat-{len(self._held)}", daemon=True
         )
 
-    def __enter__(self) -> _Heartbeat:
+    def __enter__(self) -> _Hold:
         self._thread.start()
         return self
 
@@ -180,6 +197,17 @@ class _Heartbeat:
         with self._lock:
             for order_id in order_ids:
                 self._held.pop(order_id, None)
+                self._unwritten.pop(order_id, None)
+
+    def keep_unwritten(self, move: Move) -> None:
+        self._unwritten.setdefault(move.state.order_id, []).append(move)
+
+    def take_unwritten(self, order_id: UUID) -> list[Move]:
+        return self._unwritten.pop(order_id, [])
+
+    def has_written(self, state: SagaState) -> None:
+        with self._lock:
+            self.written[state.order_id] = _snapshot(state)
 
     def _beat(self) -> None:
         interval = conf.lease().total_seconds() / 3
@@ -192,8 +220,8 @@ class _Heartbeat:
     def _extend(self) -> None:
         with self._lock:
             held = {
-                order_id: _snapshot(state)
-                for order_id, state in self._held.items()
+                order_id: self.written[order_id]
+                for order_id in self._held
                 if order_id not in self.lost
             }
         if not held:
@@ -254,14 +282,14 @@ def run(states: Sequence[SagaState]) -> None:
     one = states[0].correlation_id if len(states) == 1 else None
     token = set_correlation_id(one or get_correlation_id())
     try:
-        with _Heartbeat(states) as heartbeat:
+        with _Hold(states) as hold:
             active = list(states)
             for _ in range(MAX_STEPS_PER_RUN):
                 going_on: list[SagaState] = []
                 for step, group in _by_step(active).items():
-                    going_on += apply(STEPS[step](group), heartbeat=heartbeat)
+                    going_on += apply(STEPS[step](group), hold=hold)
                 still = {state.order_id for state in going_on}
-                heartbeat.release(s.order_id for s in active if s.order_id not in still)
+                hold.release(s.order_id for s in active if s.order_id not in still)
                 active = going_on
                 if not active:
                     return
@@ -290,27 +318,39 @@ class _Write:
     log: Any = None
 
 
-def apply(outcomes: Sequence[Outcome], *, heartbeat: _Heartbeat | None = None) -> list[SagaState]:
+def apply(outcomes: Sequence[Outcome], *, hold: _Hold | None = None) -> list[SagaState]:
     """Write the outcomes of one step's group in one ``atomic("orders")``, each fenced.
 
     Returns the sagas that moved to a next step this runner still holds (to run
     on at once). Nothing is written for a saga whose lease was lost, or that is
-    no longer at the step and attempt its runner claimed.
+    no longer at the step and attempt its runner claimed. Within a run
+    (``hold``), a move marked ``with_next_write`` is not written now: the
+    saga's next write carries it.
     """
     now = timezone.now()
     writes: list[_Write] = []
+    going_on: list[SagaState] = []
     for outcome in outcomes:
-        if heartbeat is not None and outcome.state.order_id in heartbeat.lost:
+        state = outcome.state
+        if hold is not None and state.order_id in hold.lost:
             # Another runner may hold the saga by now; the fence would refuse us anyway.
-            logger.info("saga of order %s: lease lost; leaving it", outcome.state.order_id)
+            logger.info("saga of order %s: lease lost; leaving it", state.order_id)
             continue
-        writes.append(_write_for(outcome, now))
+        write = _write_for(outcome, now)
+        if hold is None:
+            writes.append(write)
+        elif isinstance(outcome, Move) and outcome.with_next_write and write.going_on:
+            hold.keep_unwritten(outcome)
+            _apply_fields(write)
+            going_on.append(state)
+        else:
+            writes.append(_with_unwritten(write, hold.take_unwritten(state.order_id)))
     if not writes:
-        return []
-    if heartbeat is not None:
+        return going_on
+    if hold is not None:
         # A saga that stops in this run (final, waiting for a retry, for staff) is let go
         # before its write: a later beat must not move its due time to a lease's end.
-        heartbeat.release(write.state.order_id for write in writes if not write.going_on)
+        hold.release(write.state.order_id for write in writes if not write.going_on)
     by_order = {write.state.order_id: write for write in writes}
     with atomic("orders"):
         # One statement locks the group's saga rows and their order rows.
@@ -335,7 +375,7 @@ def apply(outcomes: Sequence[Outcome], *, heartbeat: _Heartbeat | None = None) -
             write
             for write in writes
             if (row := held.get(write.state.order_id)) is not None
-            and (row.step, row.attempts) == (write.state.step, write.state.attempts)
+            and (row.step, row.attempts) == _claimed(write.state, hold)
         ]
         appended = history.append_many(
             [write.append for write in fenced if write.append is not None],
@@ -355,18 +395,49 @@ def apply(outcomes: Sequence[Outcome], *, heartbeat: _Heartbeat | None = None) -
             if write.event is not None:
                 publish(write.event)
     written = {write.state.order_id for write in done}
-    going_on: list[SagaState] = []
     for write in writes:
         if write.state.order_id not in written:
             logger.info("saga of order %s moved on elsewhere; leaving it", write.state.order_id)
             continue
-        for name, value in write.fields.items():
-            setattr(write.state, name, value)
+        _apply_fields(write)
+        if hold is not None:
+            hold.has_written(write.state)
         if write.log is not None:
             write.log()
         if write.going_on:
             going_on.append(write.state)
     return going_on
+
+
+def _claimed(state: SagaState, hold: _Hold | None) -> tuple[str, int]:
+    """The step and attempt the saga's row holds as far as its runner knows."""
+    if hold is None:
+        return state.step, state.attempts
+    step, attempts, _ = hold.written[state.order_id]
+    return step, attempts
+
+
+def _apply_fields(write: _Write) -> None:
+    for name, value in write.fields.items():
+        setattr(write.state, name, value)
+
+
+def _with_unwritten(write: _Write, unwritten: Sequence[Move]) -> _Write:
+    """``write`` carrying the history of the moves before it that were not written."""
+    entries = [entry for move in unwritten for entry in move.entries]
+    if not entries:
+        return write
+    # The moves kept for a later write change no status: they only require one.
+    expected = next((m.expected_status for m in unwritten if m.expected_status), None)
+    own = write.append
+    write.append = Append(
+        order_id=write.state.order_id,
+        entries=[*entries, *(own.entries if own else ())],
+        expected_status=(own.expected_status if own else None) or expected,
+        new_status=own.new_status if own else None,
+        cancel_reason=own.cancel_reason if own else None,
+    )
+    return write
 
 
 def _row(state: SagaState, fields: dict[str, Any], now: datetime) -> dict[str, Any]:

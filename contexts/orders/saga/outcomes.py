@@ -47,6 +47,10 @@ class Move:
     saga_fields: dict[str, Any] | None = None
     #: The saga waits after the move (its next attempt is due later): this run stops it.
     wait: bool = False
+    #: Written together with the saga's next write instead of in a transaction of its own:
+    #: for a move whose step is safe to repeat after a crash (every call it made is
+    #: idempotent per order), since until then the saga's row still holds the step before.
+    with_next_write: bool = False
 
 
 @dataclass

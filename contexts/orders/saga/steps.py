@@ -11,7 +11,11 @@ fails as a whole (the database down) retries every saga of the group.
 Compensations are rare and run order by order.
 
 Every call to another context happens outside ``atomic("orders")`` and is
-idempotent per order, so repeating a step after a crash repeats nothing.
+idempotent per order, so repeating a step after a crash repeats nothing. That
+is what lets the capture be written together with the confirmation
+(``with_next_write``): a saga whose runner died between the two is still at
+the charge step, which a saga may always have been charged at, and its next
+attempt gets the capture back from payments.
 """
 
 from __future__ import annotations
@@ -204,6 +208,9 @@ def _charged(state: SagaState, charge: ChargeOutcome) -> Outcome:
                 )
             ],
             expected_status=OrderStatus.PENDING,
+            # Recorded with the confirmation: until then the saga's row says CHARGE_PAYMENT,
+            # and a runner that dies first leaves the charge to be repeated (a replay).
+            with_next_write=True,
         )
     outcome = charge.error()
     if isinstance(outcome, ChargeDeclined):

@@ -13,7 +13,7 @@ from datetime import timedelta
 from uuid import UUID
 
 import pytest
-from django.db import connections
+from django.db import DatabaseError, connections
 from django.utils import timezone
 
 from contexts.inventory import public as inventory
@@ -286,6 +286,61 @@ def test_a_runner_that_lost_its_lease_cannot_move_the_saga(place_order, make_pro
     assert engine.apply([Move(stale, step="CHARGE_PAYMENT")]) == []
     assert engine.apply([Move(current, step="CHARGE_PAYMENT")]) == [current]
     assert SagaState.objects.get(order_id=order_id).step == "CHARGE_PAYMENT"
+
+
+def test_the_capture_is_written_with_the_confirmation_in_one_orders_transaction(
+    place_order, make_product, monkeypatch
+):
+    """Between the charge and the confirmation nothing is written: a runner dying there
+    leaves the saga at the charge step, and the next one replays the capture."""
+    product = make_product(stock=4)
+    order_id = place_order(product, quantity=2)["id"]
+    real_commit = inventory.commit_stock_for_orders
+
+    def die_before_committing(**kwargs):
+        state = SagaState.objects.get(order_id=order_id)
+        assert (state.step, state.attempts) == ("CHARGE_PAYMENT", 1)
+        assert "PAYMENT_CAPTURED" not in history_types(order_id)
+        raise WorkerDied
+
+    monkeypatch.setattr(inventory, "commit_stock_for_orders", die_before_committing)
+    with pytest.raises(WorkerDied):
+        saga.saga_advance(order_id=order_id)
+    monkeypatch.setattr(inventory, "commit_stock_for_orders", real_commit)
+    assert payments.get_payment_for_order(order_id=UUID(order_id)).status == "CAPTURED"
+
+    expire_lease(order_id)
+    assert saga.saga_resume_stalled() == 1
+
+    assert Order.objects.get(pk=order_id).status == "CONFIRMED"
+    assert history_types(order_id) == [
+        "ORDER_PLACED",
+        "STOCK_RESERVED",
+        "PAYMENT_CAPTURED",
+        "ORDER_CONFIRMED",
+    ]
+    assert payments.get_payment_for_order(order_id=UUID(order_id)).status == "CAPTURED"
+
+
+def test_a_failure_after_the_capture_writes_the_capture_with_the_retry(
+    place_order, make_product, run_saga, monkeypatch
+):
+    order_id = place_order(make_product(stock=4))["id"]
+    real_commit = inventory.commit_stock_for_orders
+
+    def inventory_down(**kwargs):
+        raise DatabaseError("inventory is down")
+
+    monkeypatch.setattr(inventory, "commit_stock_for_orders", inventory_down)
+    saga.saga_advance(order_id=order_id)
+
+    state = SagaState.objects.get(order_id=order_id)
+    assert (state.step, state.attempts, state.status) == ("CONFIRM_ORDER", 1, "ACTIVE")
+    assert "inventory is down" in state.last_error
+    assert history_types(order_id) == ["ORDER_PLACED", "STOCK_RESERVED", "PAYMENT_CAPTURED"]
+    monkeypatch.setattr(inventory, "commit_stock_for_orders", real_commit)
+    assert run_saga(order_id).status == "CONFIRMED"
+    assert history_types(order_id).count("PAYMENT_CAPTURED") == 1
 
 
 def test_the_sweep_resumes_only_overdue_sagas_once_per_grace_period(place_order, make_product):

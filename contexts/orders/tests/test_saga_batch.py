@@ -26,8 +26,8 @@ from contexts.payments import public as payments
 pytestmark = pytest.mark.django_db
 
 #: A whole order's saga (reserve, charge, confirm) run alone may cost at most this many
-#: statements (36 today, 3 of them the simulated gateway's ledger, standing in for the PSP).
-SINGLE_ORDER_BUDGET = 40
+#: statements (33 today, 3 of them the simulated gateway's ledger, standing in for the PSP).
+SINGLE_ORDER_BUDGET = 33
 BATCH = 20
 
 

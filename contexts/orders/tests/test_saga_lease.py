@@ -91,15 +91,15 @@ def test_a_runner_whose_lease_ran_out_stops_before_moving_the_saga(
 ):
     settings.ORDERS_SAGA_LEASE_SECONDS = 1
     started, release = held_charge
-    heartbeats: list[engine._Heartbeat] = []
-    real_heartbeat = engine._Heartbeat
+    holds: list[engine._Hold] = []
+    real_hold = engine._Hold
 
     def recorded(states):
-        heartbeat = real_heartbeat(states)
-        heartbeats.append(heartbeat)
-        return heartbeat
+        hold = real_hold(states)
+        holds.append(hold)
+        return hold
 
-    monkeypatch.setattr(engine, "_Heartbeat", recorded)
+    monkeypatch.setattr(engine, "_Hold", recorded)
     order_id = place_order(make_product(stock=2))["id"]
     runner = run_in_thread(order_id)
     assert started.wait(timeout=30)
@@ -109,7 +109,7 @@ def test_a_runner_whose_lease_ran_out_stops_before_moving_the_saga(
     SagaState.objects.filter(order_id=order_id).update(
         next_attempt_at=timezone.now() - timedelta(seconds=1)
     )
-    wait_for(lambda: heartbeats and heartbeats[0].lost, timeout=10, interval=0.05)
+    wait_for(lambda: holds and holds[0].lost, timeout=10, interval=0.05)
     release.set()
     runner.join(timeout=30)
 
