@@ -12,10 +12,10 @@
   its group (``steps.py``: one call per other context), and the outcomes of
   the group are written in one ``atomic("orders")``. A saga that moved on runs
   its next step in the same run, until every saga is final or waiting.
-- **Fewer writes.** A move a step marks ``with_next_write`` (the capture) is
-  applied to the runner's copy only and written with the saga's next write:
-  on the happy path the capture and the confirmation are one
-  ``atomic("orders")``. A crash before it leaves the row at the step the
+- **Fewer writes.** A move a step marks ``with_next_write`` (reserved, then
+  captured) is applied to the runner's copy only and written with the saga's
+  next write: on the happy path the reservation, the capture and the
+  confirmation are one ``atomic("orders")``. A crash before it leaves the row at the step the
   runner claimed, and the next runner repeats from there (steps.py makes
   that safe).
 - **Fence.** That transaction first locks the group's saga rows and keeps only
@@ -285,6 +285,9 @@ def run(states: Sequence[SagaState]) -> None:
         with _Hold(states) as hold:
             active = list(states)
             for _ in range(MAX_STEPS_PER_RUN):
+                # A saga whose lease was lost is left to its new runner before it calls
+                # another context again (the write would be refused anyway).
+                active = [state for state in active if state.order_id not in hold.lost]
                 going_on: list[SagaState] = []
                 for step, group in _by_step(active).items():
                     going_on += apply(STEPS[step](group), hold=hold)

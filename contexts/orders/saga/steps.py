@@ -12,10 +12,13 @@ Compensations are rare and run order by order.
 
 Every call to another context happens outside ``atomic("orders")`` and is
 idempotent per order, so repeating a step after a crash repeats nothing. That
-is what lets the capture be written together with the confirmation
-(``with_next_write``): a saga whose runner died between the two is still at
-the charge step, which a saga may always have been charged at, and its next
-attempt gets the capture back from payments.
+is what lets the happy path write once: the reservation and the capture are
+written together with the confirmation (``with_next_write``). A saga whose
+runner died before that write is still at the step it was claimed at, and its
+next attempt repeats from there: a held reservation is reserved again as a
+no-op, a capture comes back from payments as a replay. At the reserve step,
+any attempt after the first may therefore follow a charge, and cancelling
+there refunds whatever was taken (``_maybe_charged``).
 """
 
 from __future__ import annotations
@@ -94,15 +97,14 @@ def reserve_stock(states: Sequence[SagaState]) -> list[Outcome]:
         ]
         if gone:
             outcomes.append(
-                _cancel_now(
+                _cancel_at_reserve(
                     state,
                     reason=CancelReason.PRODUCT_UNAVAILABLE,
-                    entries=[
-                        Entry(
-                            HistoryType.STOCK_RESERVATION_FAILED,
-                            {"reason": "product unavailable", "product_ids": gone},
-                        )
-                    ],
+                    entry=Entry(
+                        HistoryType.STOCK_RESERVATION_FAILED,
+                        {"reason": "product unavailable", "product_ids": gone},
+                    ),
+                    holds_stock=True,  # an earlier attempt may have reserved it
                 )
             )
         else:
@@ -146,6 +148,10 @@ def _reserved(state: SagaState, items: list[OrderItem], error: Exception | None)
                 )
             ],
             expected_status=OrderStatus.PENDING,
+            # Recorded with the charge's outcome: until then the saga's row says
+            # RESERVE_STOCK, and a runner that dies first leaves the reserve (a no-op
+            # for a held reservation) and the charge (a replay) to be repeated.
+            with_next_write=True,
         )
     if isinstance(error, OutOfStock):
         detail: dict[str, Any] = {
@@ -163,8 +169,11 @@ def _reserved(state: SagaState, items: list[OrderItem], error: Exception | None)
         reason = CancelReason.PRODUCT_UNAVAILABLE
     else:
         return Retry(state, error)
-    return _cancel_now(
-        state, reason=reason, entries=[Entry(HistoryType.STOCK_RESERVATION_FAILED, detail)]
+    return _cancel_at_reserve(
+        state,
+        reason=reason,
+        entry=Entry(HistoryType.STOCK_RESERVATION_FAILED, detail),
+        holds_stock=False,
     )
 
 
@@ -409,6 +418,8 @@ def _give_up_if_overdue(state: SagaState) -> Outcome | None:
     if state.step == Step.RESERVE_STOCK:
         if not overdue and state.attempts <= conf.step_max_attempts():
             return None
+        if _maybe_charged(state) and _charge_was_attempted(state):
+            return _payment_failed(state, "no answer from the payment gateway in time")
         # A reservation may have been made before a crash: release it.
         return _compensate_with(
             state,
@@ -423,6 +434,38 @@ def _give_up_if_overdue(state: SagaState) -> Outcome | None:
     if not overdue and state.attempts <= conf.payment_max_attempts():
         return None
     return _payment_failed(state, "no answer from the payment gateway in time")
+
+
+def _maybe_charged(state: SagaState) -> bool:
+    """At the reserve step, whether an earlier attempt may have charged the order.
+
+    The reservation is written with the charge's outcome, and the capture with
+    the confirmation (moves ``with_next_write``), so a runner that died after
+    charging leaves the saga at the reserve step, and the next attempt repeats
+    the reserve and the charge (both idempotent per order). Every attempt after
+    the first may thus follow a charge: if it cancels, it refunds whatever was
+    taken (usually nothing: the refund then finds no payment).
+    """
+    return state.step == Step.RESERVE_STOCK and state.attempts > 1
+
+
+def _charge_was_attempted(state: SagaState) -> bool:
+    """Whether payments knows a charge of the order (it records one before calling the
+    gateway); when payments cannot say, assume it does (a refund finding nothing is harmless)."""
+    try:
+        return payments.get_payment_for_order(order_id=state.order_id) is not None
+    except Exception as exc:
+        logger.warning("order %s: could not ask payments about a charge: %s", state.order_id, exc)
+        return True
+
+
+def _cancel_at_reserve(state: SagaState, *, reason: str, entry: Entry, holds_stock: bool) -> Move:
+    """Cancel at the reserve step: at once on a first attempt; after that through the
+    compensation, which refunds whatever an earlier attempt may have charged (and
+    releases the stock the order may hold)."""
+    if _maybe_charged(state):
+        return _compensate_with(state, reason=reason, entry=entry, release=holds_stock, refund=True)
+    return _cancel_now(state, reason=reason, entries=[entry])
 
 
 def _out_of_attempts(state: SagaState) -> bool:

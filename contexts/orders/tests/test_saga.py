@@ -255,7 +255,8 @@ def test_a_runner_dying_after_the_charge_is_resumed_without_a_second_charge(
         saga.saga_advance(order_id=order_id)
     monkeypatch.setattr(payments, "charge_for_orders", real_charge)
     state = SagaState.objects.get(order_id=order_id)
-    assert (state.step, state.status) == ("CHARGE_PAYMENT", "ACTIVE")
+    # Nothing was written after the claim: the reservation is recorded with what follows.
+    assert (state.step, state.status) == ("RESERVE_STOCK", "ACTIVE")
 
     # While the dead runner's lease lasts, nobody else runs the step.
     assert saga.saga_advance(order_id=order_id) is False
@@ -288,19 +289,20 @@ def test_a_runner_that_lost_its_lease_cannot_move_the_saga(place_order, make_pro
     assert SagaState.objects.get(order_id=order_id).step == "CHARGE_PAYMENT"
 
 
-def test_the_capture_is_written_with_the_confirmation_in_one_orders_transaction(
+def test_the_reservation_and_capture_are_written_with_the_confirmation(
     place_order, make_product, monkeypatch
 ):
-    """Between the charge and the confirmation nothing is written: a runner dying there
-    leaves the saga at the charge step, and the next one replays the capture."""
+    """Between the claim and the confirmation nothing is written: a runner dying there
+    leaves the saga at the reserve step, and the next one repeats it and replays the
+    capture."""
     product = make_product(stock=4)
     order_id = place_order(product, quantity=2)["id"]
     real_commit = inventory.commit_stock_for_orders
 
     def die_before_committing(**kwargs):
         state = SagaState.objects.get(order_id=order_id)
-        assert (state.step, state.attempts) == ("CHARGE_PAYMENT", 1)
-        assert "PAYMENT_CAPTURED" not in history_types(order_id)
+        assert (state.step, state.attempts) == ("RESERVE_STOCK", 1)
+        assert history_types(order_id) == ["ORDER_PLACED"]
         raise WorkerDied
 
     monkeypatch.setattr(inventory, "commit_stock_for_orders", die_before_committing)
@@ -343,6 +345,66 @@ def test_a_failure_after_the_capture_writes_the_capture_with_the_retry(
     assert history_types(order_id).count("PAYMENT_CAPTURED") == 1
 
 
+def test_a_saga_resumed_after_its_reservation_expired_refunds_what_it_may_have_charged(
+    place_order, make_product, stock_of, monkeypatch
+):
+    """The runner died after the charge; by the time another resumes the saga (still at
+    the reserve step) the reservation has expired: the order is cancelled and refunded."""
+    product = make_product(stock=2)
+    order_id = place_order(product)["id"]
+    real_charge = payments.charge_for_orders
+
+    def charge_then_die(**kwargs):
+        real_charge(**kwargs)
+        raise WorkerDied
+
+    monkeypatch.setattr(payments, "charge_for_orders", charge_then_die)
+    with pytest.raises(WorkerDied):
+        saga.saga_advance(order_id=order_id)
+    monkeypatch.setattr(payments, "charge_for_orders", real_charge)
+    inventory.expire_reservations(now=timezone.now() + timedelta(days=1))
+    expire_lease(order_id)
+
+    assert saga.saga_resume_stalled() == 1
+
+    order = Order.objects.get(pk=order_id)
+    assert (order.status, order.cancel_reason) == ("CANCELLED", "OUT_OF_STOCK")
+    assert history_types(order_id)[-3:] == [
+        "STOCK_RESERVATION_FAILED",
+        "PAYMENT_REFUNDED",
+        "ORDER_CANCELLED",
+    ]
+    assert payments.get_payment_for_order(order_id=order.id).status == "REFUNDED"
+    assert stock_of(product["id"])["available"] == 2
+
+
+def test_a_reserve_that_never_answered_in_time_cancels_without_asking_for_a_refund(
+    place_order, make_product, stock_of, monkeypatch
+):
+    product = make_product(stock=2)
+    order_id = place_order(product)["id"]
+
+    def killed_while_inventory_hangs(**kwargs):
+        raise WorkerDied
+
+    monkeypatch.setattr(inventory, "reserve_stock_for_orders", killed_while_inventory_hangs)
+    with pytest.raises(WorkerDied):
+        saga.saga_advance(order_id=order_id)
+    monkeypatch.undo()
+    SagaState.objects.filter(order_id=order_id).update(
+        deadline=timezone.now() - timedelta(seconds=1)
+    )
+    expire_lease(order_id)
+
+    assert saga.saga_resume_stalled() == 1
+
+    order = Order.objects.get(pk=order_id)
+    assert (order.status, order.cancel_reason) == ("CANCELLED", "OUT_OF_STOCK")
+    assert "PAYMENT_REFUNDED" not in history_types(order_id)
+    assert payments.get_payment_for_order(order_id=order.id) is None  # never charged
+    assert stock_of(product["id"])["available"] == 2
+
+
 def test_the_sweep_resumes_only_overdue_sagas_once_per_grace_period(place_order, make_product):
     fresh = place_order(make_product())["id"]
     overdue = place_order(make_product())["id"]
@@ -356,15 +418,16 @@ def test_the_sweep_resumes_only_overdue_sagas_once_per_grace_period(place_order,
 def test_a_step_past_its_deadline_compensates(
     place_order, make_product, run_saga, stock_of, monkeypatch
 ):
-    """A charge that never answers in time ends the order."""
+    """A charge that never answers in time ends the order, and gives back what it took."""
     product = make_product(stock=2)
     order_id = place_order(product)["id"]
     real_charge = payments.charge_for_orders
 
-    def killed_while_the_gateway_hangs(**kwargs):
+    def killed_before_the_gateway_answers(**kwargs):
+        real_charge(**kwargs)  # the money is taken; the runner never learns it
         raise WorkerDied
 
-    monkeypatch.setattr(payments, "charge_for_orders", killed_while_the_gateway_hangs)
+    monkeypatch.setattr(payments, "charge_for_orders", killed_before_the_gateway_answers)
     with pytest.raises(WorkerDied):
         saga.saga_advance(order_id=order_id)
     monkeypatch.setattr(payments, "charge_for_orders", real_charge)
@@ -377,6 +440,7 @@ def test_a_step_past_its_deadline_compensates(
 
     assert (order.status, order.cancel_reason) == ("CANCELLED", "PAYMENT_FAILED")
     assert stock_of(product["id"])["available"] == 2
+    assert payments.get_payment_for_order(order_id=UUID(order_id)).status == "REFUNDED"
 
 
 # --- customer cancel ------------------------------------------------------------------

@@ -113,9 +113,9 @@ def test_a_runner_whose_lease_ran_out_stops_before_moving_the_saga(
     release.set()
     runner.join(timeout=30)
 
-    # The runner wrote nothing; the saga is still at the charge, due for a new runner.
+    # The runner wrote nothing; the saga is still where it was claimed, due for a new runner.
     state = SagaState.objects.get(order_id=order_id)
-    assert (state.step, state.status) == ("CHARGE_PAYMENT", "ACTIVE")
+    assert (state.step, state.status) == ("RESERVE_STOCK", "ACTIVE")
     assert not Order.objects.get(pk=order_id).history.filter(type="PAYMENT_CAPTURED").exists()
     order = run_saga(order_id)
     assert order.status == "CONFIRMED"
