@@ -21,7 +21,6 @@ from contexts.inventory import public as inventory
 from contexts.orders import saga
 from contexts.orders.models import Order, SagaState
 from contexts.orders.saga import engine
-from contexts.payments import public as payments
 
 pytestmark = pytest.mark.django_db
 
