@@ -3,7 +3,8 @@
 - **Claim.** One ``UPDATE ... WHERE order_id IN (SELECT ... FOR UPDATE SKIP
   LOCKED LIMIT n) RETURNING order_id`` takes up to ``n`` due sagas (``status =
   ACTIVE AND next_attempt_at <= now``), sets their lease (``next_attempt_at =
-  now + lease``) and counts the attempt. Runners side by side skip each
+  now + lease``) and counts the attempt; on PostgreSQL the same statement
+  returns them joined to their orders. Runners side by side skip each
   other's rows.
 - **Lease.** One heartbeat thread per batch (``_Hold``) keeps the leases
   of every saga the runner still holds alive; a saga whose lease could not be
@@ -49,7 +50,14 @@ from contexts.kernel.transactions import atomic
 from contexts.kernel.wakeup import notify
 from contexts.orders import conf, history
 from contexts.orders.history import Append, Entry
-from contexts.orders.models import CancelReason, HistoryType, SagaState, SagaStatus, SagaStep
+from contexts.orders.models import (
+    CancelReason,
+    HistoryType,
+    Order,
+    SagaState,
+    SagaStatus,
+    SagaStep,
+)
 from contexts.orders.saga.outcomes import (
     BEFORE_PIVOT,
     BOUNDED,
@@ -91,26 +99,28 @@ def wake_on_commit() -> None:
 
 
 def claim_due(*, limit: int, now: datetime, due_by: datetime | None = None) -> list[SagaState]:
-    """Claim up to ``limit`` active sagas due by ``due_by`` (default: now), oldest first."""
+    """Claim up to ``limit`` active sagas due by ``due_by`` (default: now), oldest first.
+
+    On PostgreSQL one statement claims and loads them with their orders (the
+    ``UPDATE ... RETURNING`` in a ``WITH`` joined to the orders); elsewhere
+    (SQLite) the claim returns the ids and a second query loads them.
+    """
     if limit <= 0:
         return []
     connection = connections[database_for("orders")]
-    meta = SagaState._meta
     qn = connection.ops.quote_name
-
-    def column(name: str) -> str:
-        return qn(meta.get_field(name).column)  # type: ignore[union-attr,arg-type]  # concrete fields
-
-    table, pk = qn(meta.db_table), qn(meta.pk.column)  # type: ignore[arg-type]
-    next_at, attempts, status = column("next_attempt_at"), column("attempts"), column("status")
-    lock = (
-        " FOR UPDATE SKIP LOCKED" if connection.features.has_select_for_update_skip_locked else ""
+    saga, order = SagaState._meta, Order._meta
+    table, pk = qn(saga.db_table), qn(saga.pk.column)  # type: ignore[arg-type]
+    next_at, attempts, status = (
+        qn(saga.get_field(name).column)  # type: ignore[union-attr,arg-type]  # concrete fields
+        for name in ("next_attempt_at", "attempts", "status")
     )
-    field = meta.get_field("next_attempt_at")
-    sql = (
+    field = saga.get_field("next_attempt_at")
+    skip_locked = connection.features.has_select_for_update_skip_locked
+    claim = (
         f"UPDATE {table} SET {next_at} = %s, {attempts} = {attempts} + 1"
         f" WHERE {pk} IN (SELECT {pk} FROM {table} WHERE {status} = %s AND {next_at} <= %s"
-        f" ORDER BY {next_at} LIMIT %s{lock}) RETURNING {pk}"
+        f" ORDER BY {next_at} LIMIT %s{' FOR UPDATE SKIP LOCKED' if skip_locked else ''})"
     )
     params = [
         field.get_db_prep_value(now + conf.lease(), connection),
@@ -118,10 +128,46 @@ def claim_due(*, limit: int, now: datetime, due_by: datetime | None = None) -> l
         field.get_db_prep_value(due_by or now, connection),
         limit,
     ]
+    if connection.vendor != "postgresql":
+        with atomic("orders"), connection.cursor() as cursor:
+            cursor.execute(f"{claim} RETURNING {pk}", params)
+            ids = [saga.pk.to_python(row[0]) for row in cursor.fetchall()]
+        return _load(ids)
+    saga_fields, order_fields = saga.concrete_fields, order.concrete_fields
+    columns = ", ".join(
+        [f"claimed.{qn(f.column)}" for f in saga_fields]
+        + [f"o.{qn(f.column)}" for f in order_fields]
+    )
+    sql = (
+        f"WITH claimed AS ({claim} RETURNING *) SELECT {columns} FROM claimed"
+        f" JOIN {qn(order.db_table)} o ON o.{qn(order.pk.column)} = claimed.{pk}"  # type: ignore[arg-type]
+        f" ORDER BY o.{qn(order.get_field('created_at').column)}, claimed.{pk}"  # type: ignore[union-attr,arg-type]
+    )
     with atomic("orders"), connection.cursor() as cursor:
         cursor.execute(sql, params)
-        ids = [meta.pk.to_python(row[0]) for row in cursor.fetchall()]
-    return _load(ids)
+        rows = cursor.fetchall()
+    # Oldest order first: in a batch it is served first (e.g. for the last units of stock).
+    states = []
+    for row in rows:
+        state = _from_row(SagaState, row[: len(saga_fields)], connection)
+        state.order = _from_row(Order, row[len(saga_fields) :], connection)
+        states.append(state)
+    return states
+
+
+def _from_row(model: Any, values: Sequence[Any], connection: Any) -> Any:
+    """A model instance from its concrete columns' values, as a queryset would build it."""
+    fields = model._meta.concrete_fields
+    converted = []
+    for field, value in zip(fields, values, strict=True):
+        column = field.get_col(model._meta.db_table)
+        for converter in [
+            *connection.ops.get_db_converters(column),
+            *field.get_db_converters(connection),
+        ]:
+            value = converter(value, column, connection)
+        converted.append(value)
+    return model.from_db(connection.alias, [field.attname for field in fields], converted)
 
 
 def claim_one(*, order_id: UUID, now: datetime) -> SagaState | None:
