@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django.db import transaction
 from django.utils import timezone
 
@@ -34,25 +36,38 @@ def publish(event: DomainEvent) -> None:
     (those the contracts declare, wherever they run: ``relay.subscribers_of``):
     each consumer confirms its delivery, and the sweep re-drives the rest.
     """
-    if not in_transaction(event.context):
-        raise PublishOutsideTransaction(
-            f"publish({event.name}) must run inside atomic({event.context!r})"
+    publish_all([event])
+
+
+def publish_all(events: Iterable[DomainEvent]) -> None:
+    """``publish`` every event, in one ``INSERT`` per database (a batch's events at once)."""
+    rows: dict[str, list[OutboxMessage]] = {}
+    woken: set[str] = set()
+    for event in events:
+        if not in_transaction(event.context):
+            raise PublishOutsideTransaction(
+                f"publish({event.name}) must run inside atomic({event.context!r})"
+            )
+        subscribers = subscribers_of(event.name, event.version)
+        rows.setdefault(database_for(event.context), []).append(
+            OutboxMessage(
+                event_id=event.event_id,
+                context=event.context,
+                event_name=event.name,
+                event_version=event.version,
+                payload=event.payload(),
+                correlation_id=event.correlation_id,
+                occurred_at=event.occurred_at,
+                published_at=None if subscribers else timezone.now(),
+                unconfirmed=subscribers,
+            )
         )
-    subscribers = subscribers_of(event.name, event.version)
-    consumed = bool(subscribers)
-    OutboxMessage.objects.using(database_for(event.context)).create(
-        event_id=event.event_id,
-        context=event.context,
-        event_name=event.name,
-        event_version=event.version,
-        payload=event.payload(),
-        correlation_id=event.correlation_id,
-        occurred_at=event.occurred_at,
-        published_at=None if consumed else timezone.now(),
-        unconfirmed=subscribers,
-    )
-    if consumed:
-        _wake_relay(event.context)
+        if subscribers:
+            woken.add(event.context)
+    for alias, messages in rows.items():
+        OutboxMessage.objects.using(alias).bulk_create(messages)
+    for context in sorted(woken):
+        _wake_relay(context)
 
 
 class _RelayWoken:

@@ -26,7 +26,7 @@ from contexts.payments import public as payments
 pytestmark = pytest.mark.django_db
 
 #: A whole order's saga (reserve, charge, confirm) run alone may cost at most this many
-#: statements (36 today, 3 of them the simulated gateway's ledger, standing in for the PSP).
+#: statements (33 today, 1 of them the simulated gateway's ledger, standing in for the PSP).
 SINGLE_ORDER_BUDGET = 40
 BATCH = 20
 
@@ -140,5 +140,5 @@ def test_a_batch_costs_far_fewer_statements_per_order_than_one_order_alone(
 
     assert single["total"] <= SINGLE_ORDER_BUDGET, single
     # Per order, a batch of 20 costs well under a third of what one order costs alone
-    # (about 7.6 statements against 36, of which 3 are the gateway's and 3 outbox rows).
+    # (about 4.5 statements against 33, of which 1 is the gateway's).
     assert many["total"] < BATCH * single["total"] / 3, (single["total"], many["total"])
