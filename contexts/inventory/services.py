@@ -49,7 +49,7 @@ from contexts.inventory.errors import (
 from contexts.inventory.events import ReservedLine, StockDepleted, StockReleased, StockReserved
 from contexts.inventory.models import MAX_QUANTITY, Reservation, StockAdjustment, StockLevel
 from contexts.kernel.bulk import update_rows
-from contexts.kernel.outbox import publish, publish_many
+from contexts.kernel.outbox import publish, publish_all
 from contexts.kernel.transactions import atomic, in_transaction
 
 logger = logging.getLogger(__name__)
@@ -190,7 +190,7 @@ def _reserve_many(wanted: dict[UUID, dict[UUID, int]]) -> dict[UUID, InventoryEr
         if touched:
             update_rows(touched.values(), ["reserved", "updated_at"])
             Reservation.objects.bulk_create(reservations)
-        publish_many(
+        publish_all(
             [
                 *reserved,
                 *(

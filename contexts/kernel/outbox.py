@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable
 
 from django.db import transaction
 from django.utils import timezone
@@ -36,26 +36,20 @@ def publish(event: DomainEvent) -> None:
     (those the contracts declare, wherever they run: ``relay.subscribers_of``):
     each consumer confirms its delivery, and the sweep re-drives the rest.
     """
-    publish_many([event])
+    publish_all([event])
 
 
-def publish_many(events: Sequence[DomainEvent]) -> None:
-    """``publish`` for several events of one context at once: one INSERT for all of them."""
-    if not events:
-        return
-    contexts = {event.context for event in events}
-    if len(contexts) > 1:
-        raise ValueError(f"publish_many takes the events of one context, not {sorted(contexts)}")
-    (context,) = contexts
-    if not in_transaction(context):
-        raise PublishOutsideTransaction(
-            f"publish({events[0].name}) must run inside atomic({context!r})"
-        )
-    now = timezone.now()
-    rows: list[OutboxMessage] = []
+def publish_all(events: Iterable[DomainEvent]) -> None:
+    """``publish`` every event, in one ``INSERT`` per database (a batch's events at once)."""
+    rows: dict[str, list[OutboxMessage]] = {}
+    woken: set[str] = set()
     for event in events:
+        if not in_transaction(event.context):
+            raise PublishOutsideTransaction(
+                f"publish({event.name}) must run inside atomic({event.context!r})"
+            )
         subscribers = subscribers_of(event.name, event.version)
-        rows.append(
+        rows.setdefault(database_for(event.context), []).append(
             OutboxMessage(
                 event_id=event.event_id,
                 context=event.context,
@@ -64,12 +58,15 @@ def publish_many(events: Sequence[DomainEvent]) -> None:
                 payload=event.payload(),
                 correlation_id=event.correlation_id,
                 occurred_at=event.occurred_at,
-                published_at=None if subscribers else now,
+                published_at=None if subscribers else timezone.now(),
                 unconfirmed=subscribers,
             )
         )
-    OutboxMessage.objects.using(database_for(context)).bulk_create(rows)
-    if any(row.published_at is None for row in rows):
+        if subscribers:
+            woken.add(event.context)
+    for alias, messages in rows.items():
+        OutboxMessage.objects.using(alias).bulk_create(messages)
+    for context in sorted(woken):
         _wake_relay(context)
 
 

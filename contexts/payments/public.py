@@ -53,9 +53,9 @@ def charge_for_order(
 
 
 def charge_for_orders(*, requests: Sequence[ChargeRequest]) -> dict[UUID, ChargeOutcome]:
-    """``charge_for_order`` for many orders, with two transactions for all of them.
+    """``charge_for_order`` for many orders, with one transaction for all of them.
 
-    One transaction records every attempt about to be made (and answers the
+    One statement records every attempt about to be made (and answers the
     orders that need no gateway call), the gateway is called for each order
     with no transaction open (same keys, same settling of unknown outcomes as
     ``charge_for_order``), and one transaction records every outcome. Returns

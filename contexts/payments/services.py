@@ -3,21 +3,26 @@
 Each use-case runs in three steps, because the gateway is a remote system
 that must never be called inside a database transaction:
 
-1. in a transaction: lock (or create) the order's payment row and decide
-   whether the gateway has to be called at all;
+1. lock (or create) the order's payment row and decide whether the gateway
+   has to be called at all;
 2. outside any transaction: call the gateway with an idempotency key derived
    from the order id, so a retry after a crash or a lost reply is deduplicated
    by the gateway instead of charging twice;
-3. in a transaction: record the attempt, apply the outcome with a conditional
-   state change, and publish the event in the same transaction.
+3. in a transaction: apply the outcome with a conditional state change,
+   record the attempt, and publish the event in the same transaction.
 
 Two concurrent calls for one order may both reach step 2, but with the same
 key: the gateway makes one charge, and step 3 applies it once.
 
-``charge_for_orders`` runs these steps for many orders at once: one
-transaction for all their step 1s, the gateway calls, one transaction for all
-their step 3s, each order's outcome reported on its own.
-"""
+``charge_for_orders`` runs these steps for many orders at once, each order's
+outcome reported on its own, in as few statements as the rules allow (the
+charge is on the saga's hot path, where each is a round trip the order waits
+for): step 1 is one ``INSERT ... ON CONFLICT DO UPDATE ... RETURNING`` that
+creates the missing rows and counts an attempt on the others (its own
+transaction, ``kernel.bulk.upsert_rows``); step 3 one transaction of one
+conditional ``UPDATE ... RETURNING`` (``kernel.bulk.update_rows_where``, which
+locks the rows as the ``SELECT ... FOR UPDATE`` it replaces did), one insert of
+the attempts and one of the events."""
 
 from __future__ import annotations
 
@@ -35,8 +40,8 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from contexts.kernel.bulk import update_rows
-from contexts.kernel.outbox import publish
+from contexts.kernel.bulk import update_rows_where, upsert_rows
+from contexts.kernel.outbox import publish, publish_all
 from contexts.kernel.transactions import atomic
 from contexts.payments import events
 from contexts.payments.contracts import (
@@ -110,38 +115,28 @@ def charge_for_orders(*, requests: Sequence[ChargeRequest]) -> dict[UUID, Paymen
     if not valid:
         return outcomes
 
-    # 1. One transaction: every payment row locked (or created) and each attempt counted.
+    # 1. One statement (its own transaction): every payment row created or its attempt
+    #    counted, and locked while it is; what each order needs is decided on what it returns.
     to_charge: dict[UUID, Payment] = {}
     late: list[UUID] = []
-    with atomic(CONTEXT):
-        locked, created = _lock_or_create_payments(valid.values())
-        started: list[Payment] = []
-        now = timezone.now()
-        for order_id, request in valid.items():
-            payment = locked[order_id]
-            if (payment.amount, payment.currency) != (request.amount, request.currency):
-                outcomes[order_id] = PaymentError(
-                    f"Order {order_id} was already charged {payment.amount} {payment.currency}."
-                )
-            elif payment.status == Payment.Status.DECLINED:
-                outcomes[order_id] = ChargeDeclined(f"Payment declined: {payment.decline_reason}.")
-            elif payment.status in (Payment.Status.FAILED, Payment.Status.REFUNDED):
-                outcomes[order_id] = PaymentAbandoned(
-                    f"The payment of order {order_id} was given up."
-                )
-            elif payment.status == Payment.Status.CAPTURED:
-                if payment.abandoned_at is None:
-                    outcomes[order_id] = payment_info(payment)
-                else:
-                    late.append(order_id)
+    locked = _lock_or_create_payments(valid.values())
+    for order_id, request in valid.items():
+        payment = locked[order_id]
+        if (payment.amount, payment.currency) != (request.amount, request.currency):
+            outcomes[order_id] = PaymentError(
+                f"Order {order_id} was already charged {payment.amount} {payment.currency}."
+            )
+        elif payment.status == Payment.Status.DECLINED:
+            outcomes[order_id] = ChargeDeclined(f"Payment declined: {payment.decline_reason}.")
+        elif payment.status in (Payment.Status.FAILED, Payment.Status.REFUNDED):
+            outcomes[order_id] = PaymentAbandoned(f"The payment of order {order_id} was given up.")
+        elif payment.status == Payment.Status.CAPTURED:
+            if payment.abandoned_at is None:
+                outcomes[order_id] = payment_info(payment)
             else:
-                if order_id not in created:
-                    payment.attempts += 1
-                    payment.updated_at = now
-                    started.append(payment)
-                to_charge[order_id] = payment
-        if started:
-            update_rows(started, ["attempts", "updated_at"])
+                late.append(order_id)
+        else:
+            to_charge[order_id] = payment
     for order_id in late:
         outcomes[order_id] = _late_capture_given_back(order_id)
 
@@ -150,58 +145,54 @@ def charge_for_orders(*, requests: Sequence[ChargeRequest]) -> dict[UUID, Paymen
     if not calls:
         return outcomes
 
-    # 3. One transaction: every attempt recorded, every outcome applied conditionally.
+    # 3. One transaction: every outcome applied conditionally, every attempt recorded.
     with atomic(CONTEXT):
-        current = {
+        now = timezone.now()
+        for order_id, call in calls.items():
+            _apply_charge(to_charge[order_id], call, now=now)
+        applied = {
             payment.order_id: payment
-            for payment in Payment.objects.select_for_update()
-            .filter(pk__in=[payment.pk for payment in to_charge.values()])
-            .order_by("order_id")
+            for payment in update_rows_where(
+                sorted(to_charge.values(), key=lambda payment: payment.order_id),
+                _CHARGE_FIELDS,
+                guard="status",
+                allowed=lambda payment: _RECORDED_OVER[payment.status],
+                lock_order="order_id",
+            )
         }
         GatewayAttempt.objects.bulk_create(
             _attempt(
                 call,
-                payment=current[order_id],
+                payment=to_charge[order_id],
                 kind=GatewayAttempt.Kind.CHARGE,
                 key=charge_key(order_id),
             )
             for order_id, call in calls.items()
         )
-        changed: list[Payment] = []
-        now = timezone.now()
-        for order_id, call in calls.items():
-            payment = current[order_id]
-            result = call.result
-            if result is None:
-                if payment.status != Payment.Status.PENDING:
-                    continue
-                payment.last_error = call.error_text
-            elif result.approved:
-                # FAILED too: the order gave up while this call was in flight, but
-                # the money was taken, so it is recorded (and given back below).
-                if payment.status not in (Payment.Status.PENDING, Payment.Status.FAILED):
-                    continue
-                _mark_captured(payment, reference=result.reference, now=now)
-            elif payment.status == Payment.Status.PENDING:
-                _mark_declined(payment, reason=result.reason)
-            else:
-                continue
-            payment.updated_at = now
-            changed.append(payment)
-        if changed:
-            update_rows(changed, _CHARGE_FIELDS)
+        publish_all(
+            _charge_event(applied[order_id])
+            for order_id in calls
+            if order_id in applied and applied[order_id].status != Payment.Status.PENDING
+        )
+        # An approval not applied: another call for the order recorded its outcome first.
+        unapplied = [
+            order_id
+            for order_id, call in calls.items()
+            if order_id not in applied and call.result is not None and call.result.approved
+        ]
+        if unapplied:
+            applied |= {p.order_id: p for p in Payment.objects.filter(order_id__in=unapplied)}
 
     for order_id, call in calls.items():
-        payment = current[order_id]
         failure = call.failure()
         if failure is not None:
             outcomes[order_id] = failure
         elif call.result is not None and not call.result.approved:
             outcomes[order_id] = ChargeDeclined(f"Payment declined: {call.result.reason}.")
-        elif payment.abandoned_at is not None:
+        elif applied[order_id].abandoned_at is not None:
             outcomes[order_id] = _late_capture_given_back(order_id)
         else:
-            outcomes[order_id] = payment_info(payment)
+            outcomes[order_id] = payment_info(applied[order_id])
     return outcomes
 
 
@@ -408,27 +399,54 @@ def payments_reconcile(*, limit: int = 200) -> int:
 # --- steps ----------------------------------------------------------------
 
 
-def _lock_or_create_payments(
-    requests: Iterable[ChargeRequest],
-) -> tuple[dict[UUID, Payment], set[UUID]]:
-    """The orders' payment rows, locked (in order id order), created PENDING where missing;
-    and the orders whose row this call created (it counts its first attempt already)."""
+def _lock_or_create_payments(requests: Iterable[ChargeRequest]) -> dict[UUID, Payment]:
+    """The orders' payment rows, created PENDING (their first attempt counted) where missing;
+    an existing row counts one more attempt when it is still being charged with the same
+    amount. One statement, locking the rows in order id order while it runs (a concurrent
+    first charge inserts the same row: one of them inserts it, the other counts on it)."""
     ordered = sorted(requests, key=lambda r: r.order_id)
-    # INSERT … ON CONFLICT DO NOTHING first (an order is usually charged once):
-    # a concurrent first charge inserts the same row, and both lock the winner.
-    fresh = {
-        r.order_id: Payment(order_id=r.order_id, amount=r.amount, currency=r.currency, attempts=1)
-        for r in ordered
-    }
-    Payment.objects.bulk_create(fresh.values(), ignore_conflicts=True)
-    locked = {
-        payment.order_id: payment
-        for payment in Payment.objects.select_for_update()
-        .filter(order_id__in=list(fresh))
-        .order_by("order_id")
-    }
-    created = {order_id for order_id, payment in locked.items() if payment.pk == fresh[order_id].pk}
-    return locked, created
+    stored = upsert_rows(
+        [
+            Payment(order_id=r.order_id, amount=r.amount, currency=r.currency, attempts=1)
+            for r in ordered
+        ],
+        unique="order_id",
+        increment=["attempts"],
+        refresh=["updated_at"],
+        when_same=["amount", "currency"],
+        when={"status": [Payment.Status.PENDING]},
+    )
+    return {payment.order_id: payment for payment in stored}
+
+
+def _apply_charge(payment: Payment, call: _GatewayCall, *, now: datetime) -> None:
+    """What the call comes to on the payment (unsaved): captured, declined, or the error."""
+    result = call.result
+    if result is None:
+        payment.last_error = call.error_text
+    elif result.approved:
+        _mark_captured(payment, reference=result.reference, now=now)
+    else:
+        _mark_declined(payment, reason=result.reason)
+    payment.updated_at = now
+
+
+#: The statuses a charge's outcome may replace, by the status it records. A capture
+#: replaces FAILED too: the order gave up while the call was in flight, but the money was
+#: taken, so it is recorded (and given back). An error is recorded on a PENDING payment.
+_RECORDED_OVER: dict[str, tuple[str, ...]] = {
+    Payment.Status.CAPTURED: (Payment.Status.PENDING, Payment.Status.FAILED),
+    Payment.Status.DECLINED: (Payment.Status.PENDING,),
+    Payment.Status.PENDING: (Payment.Status.PENDING,),
+}
+
+
+def _charge_event(payment: Payment) -> events.PaymentCaptured | events.PaymentDeclined:
+    if payment.status == Payment.Status.CAPTURED:
+        return _captured(payment)
+    return events.PaymentDeclined(
+        payment_id=payment.id, order_id=payment.order_id, reason=payment.decline_reason
+    )
 
 
 def _capture(payment: Payment, *, reference: str) -> None:
@@ -436,34 +454,36 @@ def _capture(payment: Payment, *, reference: str) -> None:
     payment.save(
         update_fields=["status", "gateway_reference", "captured_at", "last_error", "updated_at"]
     )
+    publish(_captured(payment))
 
 
 def _mark_captured(payment: Payment, *, reference: str, now: datetime) -> None:
-    """The payment is captured (saved by the caller); ``PaymentCaptured`` is published."""
+    """The payment is captured (saved by the caller, who publishes ``PaymentCaptured``)."""
     payment.status = Payment.Status.CAPTURED
     payment.gateway_reference = reference
     payment.captured_at = now
     payment.last_error = ""
-    publish(
-        events.PaymentCaptured(
-            payment_id=payment.id,
-            order_id=payment.order_id,
-            amount=payment.amount,
-            currency=payment.currency,
-        )
+
+
+def _captured(payment: Payment) -> events.PaymentCaptured:
+    return events.PaymentCaptured(
+        payment_id=payment.id,
+        order_id=payment.order_id,
+        amount=payment.amount,
+        currency=payment.currency,
     )
 
 
 def _decline(payment: Payment, *, reason: str) -> None:
     _mark_declined(payment, reason=reason)
     payment.save(update_fields=["status", "decline_reason", "updated_at"])
+    publish(_charge_event(payment))
 
 
 def _mark_declined(payment: Payment, *, reason: str) -> None:
-    """The payment is declined (saved by the caller); ``PaymentDeclined`` is published."""
+    """The payment is declined (saved by the caller, who publishes ``PaymentDeclined``)."""
     payment.status = Payment.Status.DECLINED
     payment.decline_reason = reason
-    publish(events.PaymentDeclined(payment_id=payment.id, order_id=payment.order_id, reason=reason))
 
 
 def _complete_refund(payment: Payment, refund: Refund, *, reference: str) -> None:

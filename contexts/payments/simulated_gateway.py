@@ -41,6 +41,7 @@ from decimal import Decimal
 
 from django.db.models import Sum
 
+from contexts.kernel.bulk import upsert_rows
 from contexts.kernel.transactions import atomic
 from contexts.payments.gateway import (
     APPROVED,
@@ -77,30 +78,36 @@ class SimulatedGateway:
     ) -> GatewayResult:
         if amount <= 0:
             return GatewayResult(status=DECLINED, reason="invalid_amount")
-        with atomic(CONTEXT):
-            op = _claim(
-                idempotency_key,
-                kind=Operation.Kind.CHARGE,
-                amount=amount,
-                currency=currency,
-                token=token,
-            )
-            if (op.kind, op.amount, op.currency, op.token) != (
-                Operation.Kind.CHARGE,
-                amount,
-                currency,
-                token,
-            ):
-                # A PSP refuses a key reused for a different request.
-                _save(op)
-                return GatewayResult(status=DECLINED, reason="idempotency_key_reused")
-            behaviour = _charge_behaviour(op, token)
-            if behaviour in (_Behaviour.APPROVE, _Behaviour.APPROVE_LOSE_REPLY):
-                _settle(op, Operation.Outcome.APPROVED, reference=f"ch_{uuid.uuid4().hex}")
-            elif behaviour is _Behaviour.DECLINE:
-                reason = "card_declined" if token else "invalid_token"
-                _settle(op, Operation.Outcome.DECLINED, reason=reason)
-            _save(op)
+        # A first request's outcome follows from its token: it is stored with the row, so
+        # a first charge costs the ledger one statement (its own transaction).
+        request = Operation(
+            idempotency_key=idempotency_key,
+            kind=Operation.Kind.CHARGE,
+            amount=amount,
+            currency=currency,
+            token=token,
+            calls=1,
+        )
+        behaviour = _charge_behaviour(request, token)
+        _settle_charge(request, behaviour)
+        op = _claim(request)
+        if op.calls == 1:
+            return _answer(op, behaviour)
+        if not _same_request(op, request, "token"):
+            # A PSP refuses a key reused for a different request.
+            return GatewayResult(status=DECLINED, reason="idempotency_key_reused")
+        # A repeated request (counted by the claim): a stored outcome is replayed; one
+        # that settles now is stored unless a concurrent repeat stored one first.
+        behaviour = _charge_behaviour(op, token)
+        if behaviour in _SETTLING:
+            with atomic(CONTEXT):
+                locked = Operation.objects.select_for_update().get(pk=op.pk)
+                if locked.outcome is None:
+                    _settle_charge(locked, behaviour)
+                    _save(locked)
+                else:
+                    behaviour = _Behaviour.REPLAY
+            op = locked
         return _answer(op, behaviour)
 
     def refund(
@@ -108,21 +115,17 @@ class SimulatedGateway:
     ) -> GatewayResult:
         if amount <= 0:
             return GatewayResult(status=DECLINED, reason="invalid_amount")
+        request = Operation(
+            idempotency_key=idempotency_key,
+            kind=Operation.Kind.REFUND,
+            amount=amount,
+            currency=currency,
+            charge_reference=charge_reference,
+            calls=1,
+        )
         with atomic(CONTEXT):
-            op = _claim(
-                idempotency_key,
-                kind=Operation.Kind.REFUND,
-                amount=amount,
-                currency=currency,
-                charge_reference=charge_reference,
-            )
-            if (op.kind, op.amount, op.currency, op.charge_reference) != (
-                Operation.Kind.REFUND,
-                amount,
-                currency,
-                charge_reference,
-            ):
-                _save(op)
+            op = _claim(request)
+            if not _same_request(op, request, "charge_reference"):
                 return GatewayResult(status=DECLINED, reason="idempotency_key_reused")
             if op.outcome is not None:
                 behaviour = _Behaviour.REPLAY
@@ -130,9 +133,10 @@ class SimulatedGateway:
                 behaviour, reason = _refund_behaviour(op, rejects=self.rejects_refunds)
                 if behaviour is _Behaviour.APPROVE:
                     _settle(op, Operation.Outcome.APPROVED, reference=f"re_{uuid.uuid4().hex}")
+                    _save(op)
                 elif behaviour is _Behaviour.DECLINE:
                     _settle(op, Operation.Outcome.DECLINED, reason=reason)
-            _save(op)
+                    _save(op)
         return _answer(op, behaviour)
 
     def lookup(self, *, idempotency_key: str) -> GatewayResult | None:
@@ -144,24 +148,46 @@ class SimulatedGateway:
         return GatewayResult(status=DECLINED, reason=op.decline_reason)
 
 
-def _claim(idempotency_key: str, **fields) -> Operation:
-    """The key's ledger row, created if new, locked, with this request counted (unsaved)."""
-    Operation.objects.bulk_create(
-        [Operation(idempotency_key=idempotency_key, **fields)], ignore_conflicts=True
+def _claim(request: Operation) -> Operation:
+    """The request's ledger row: ``request`` inserted (``calls`` 1) if its key is new, else
+    the key's row with this request counted; locked until the transaction ends.
+    One ``INSERT ... ON CONFLICT ... DO UPDATE ... RETURNING``."""
+    [op] = upsert_rows(
+        [request], unique="idempotency_key", increment=["calls"], refresh=["updated_at"]
     )
-    op = Operation.objects.select_for_update().get(idempotency_key=idempotency_key)
-    op.calls += 1
     return op
 
 
+def _same_request(op: Operation, request: Operation, detail: str) -> bool:
+    """Whether the key's row was stored for this request (its kind, amount and ``detail``)."""
+    return all(
+        getattr(op, name) == getattr(request, name)
+        for name in ("kind", "amount", "currency", detail)
+    )
+
+
 def _save(op: Operation) -> None:
-    op.save(update_fields=["calls", "outcome", "reference", "decline_reason", "updated_at"])
+    op.save(update_fields=["outcome", "reference", "decline_reason", "updated_at"])
 
 
 def _settle(op: Operation, outcome: str, *, reference: str = "", reason: str = "") -> None:
     op.outcome = outcome
     op.reference = reference
     op.decline_reason = reason
+
+
+#: The charge behaviours that settle the request (its outcome is stored).
+_SETTLING = (_Behaviour.APPROVE, _Behaviour.APPROVE_LOSE_REPLY, _Behaviour.DECLINE)
+
+
+def _settle_charge(op: Operation, behaviour: _Behaviour) -> None:
+    """Store on ``op`` (unsaved) the outcome ``behaviour`` settles, if it settles one."""
+    if behaviour in (_Behaviour.APPROVE, _Behaviour.APPROVE_LOSE_REPLY):
+        _settle(op, Operation.Outcome.APPROVED, reference=f"ch_{uuid.uuid4().hex}")
+    elif behaviour is _Behaviour.DECLINE:
+        _settle(
+            op, Operation.Outcome.DECLINED, reason="card_declined" if op.token else "invalid_token"
+        )
 
 
 def _charge_behaviour(op: Operation, token: str) -> _Behaviour:

@@ -13,7 +13,7 @@ from contexts.kernel import relay
 from contexts.kernel.correlation import reset_correlation_id, set_correlation_id
 from contexts.kernel.databases import CONTEXTS, database_for
 from contexts.kernel.models import OutboxMessage
-from contexts.kernel.outbox import PublishOutsideTransaction, publish, publish_many
+from contexts.kernel.outbox import PublishOutsideTransaction, publish, publish_all
 from contexts.kernel.relay import relay_outbox
 from contexts.kernel.testing import purge_broker
 from contexts.kernel.tests.helpers import (
@@ -70,25 +70,17 @@ def test_publish_outside_a_transaction_is_refused():
     assert all_outbox_rows() == []
 
 
-def test_publish_many_writes_every_row_in_one_statement_and_wakes_the_relay_once():
+def test_publish_all_writes_every_row_in_one_statement_and_wakes_the_relay_once():
     events = [ProbeHappened() for _ in range(3)]
     connection = connections[database_for(PUBLISHER)]
     with atomic(PUBLISHER), CaptureQueriesContext(connection) as queries:
-        publish_many(events)
+        publish_all(events)
 
     inserts = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("INSERT")]
     notifies = [q["sql"] for q in queries.captured_queries if "pg_notify" in q["sql"]]
     assert len(inserts) == 1
     assert len(notifies) == (1 if connection.vendor == "postgresql" else 0)
     assert all(outbox_row(event).published_at is None for event in events)
-
-
-def test_publish_many_refuses_events_of_several_contexts():
-    mixed = [ProbeHappened(), ProbeEcho(source_event_id=ProbeHappened().event_id)]
-    assert {event.context for event in mixed} == {PUBLISHER, CONSUMER}
-    with pytest.raises(ValueError, match="one context"), atomic(PUBLISHER):
-        publish_many(mixed)
-    assert all_outbox_rows() == []
 
 
 def test_commit_sends_no_message_and_the_relay_sends_one_batch_per_consumer():

@@ -45,7 +45,7 @@ from django.utils import timezone
 from contexts.kernel.bulk import update_rows
 from contexts.kernel.correlation import get_correlation_id, reset_correlation_id, set_correlation_id
 from contexts.kernel.databases import database_for
-from contexts.kernel.outbox import publish_many
+from contexts.kernel.outbox import publish_all
 from contexts.kernel.transactions import atomic
 from contexts.kernel.wakeup import notify
 from contexts.orders import conf, history
@@ -440,7 +440,7 @@ def apply(outcomes: Sequence[Outcome], *, hold: _Hold | None = None) -> list[Sag
                 ],
                 list(_WRITTEN),
             )
-        publish_many([write.event for write in done if write.event is not None])
+        publish_all([write.event for write in done if write.event is not None])
     written = {write.state.order_id for write in done}
     for write in writes:
         if write.state.order_id not in written:

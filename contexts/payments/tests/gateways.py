@@ -29,6 +29,33 @@ class AbandonedWhileChargingGateway(SimulatedGateway):
         )
 
 
+class ChargedMeanwhileGateway(SimulatedGateway):
+    """Another call for the same order captures it while this call is in flight.
+
+    The other call (a redelivered step) runs to its end just before this one
+    reaches the gateway; both send the order's key, so this one gets the same
+    charge back and finds its outcome recorded already.
+    """
+
+    _inside_other_call = False
+
+    def charge(
+        self, *, idempotency_key: str, amount: Decimal, currency: str, token: str
+    ) -> GatewayResult:
+        if not ChargedMeanwhileGateway._inside_other_call:
+            ChargedMeanwhileGateway._inside_other_call = True
+            try:
+                order_id = UUID(idempotency_key.removeprefix("charge:"))
+                public.charge_for_order(
+                    order_id=order_id, amount=amount, currency=currency, payment_token=token
+                )
+            finally:
+                ChargedMeanwhileGateway._inside_other_call = False
+        return super().charge(
+            idempotency_key=idempotency_key, amount=amount, currency=currency, token=token
+        )
+
+
 class BrokenAdapter:
     """An adapter with a bug: it raises something that is not a GatewayError."""
 

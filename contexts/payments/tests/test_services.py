@@ -220,6 +220,18 @@ def test_a_capture_landing_after_the_order_gave_up_is_refunded(order_id, setting
     assert len(events("PaymentCaptured")) == len(events("PaymentRefunded")) == 1
 
 
+def test_a_capture_recorded_meanwhile_by_another_call_is_returned_once(order_id, settings):
+    settings.PAYMENT_GATEWAY = "contexts.payments.tests.gateways.ChargedMeanwhileGateway"
+
+    info = charge(order_id)
+
+    payment = Payment.objects.get(order_id=order_id)
+    assert (info.status, info.payment_id) == ("CAPTURED", payment.id)
+    assert (payment.attempts, outcomes(order_id)) == (2, ["APPROVED", "APPROVED"])
+    assert len(ledger("CHARGE", order_id)) == 1
+    assert len(events("PaymentCaptured")) == 1
+
+
 def test_a_second_request_with_another_amount_is_refused(order_id):
     charge(order_id)
 
