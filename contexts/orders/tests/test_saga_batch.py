@@ -146,5 +146,5 @@ def test_a_batch_costs_far_fewer_statements_per_order_than_one_order_alone(
 
     assert single["total"] <= SINGLE_ORDER_BUDGET, single
     # Per order, a batch of 20 costs well under a third of what one order costs alone
-    # (43 statements for 20 orders against 24 for one, of which 1 a call is the gateway's).
+    # (43 statements for 20 orders against 24 for one; the gateway's ledger is 1 per call).
     assert many["total"] < BATCH * single["total"] / 3, (single["total"], many["total"])
