@@ -1,5 +1,5 @@
 """Bulk writes of the hot path, each one statement: ``update_rows``, ``update_rows_where``
-and ``upsert_rows``.
+and ``upsert_rows``; and ``from_rows``, model instances of rows a raw statement returned.
 
 ``bulk_update`` writes ``SET f = CASE WHEN pk = 1 THEN ... WHEN pk = 2 THEN
 ... END`` for every field, building a ``When`` expression per row and field
@@ -112,7 +112,7 @@ def update_rows_where(
     keys_params = [pk_field.get_db_prep_save(row.pk, connection) for row in rows]
     with connection.cursor() as cursor:
         cursor.execute(sql, [*keys_params, *params])
-        return _stored(model, alias, cursor.fetchall())
+        return from_rows(model, alias, cursor.fetchall())
 
 
 def upsert_rows(
@@ -186,7 +186,7 @@ def upsert_rows(
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        stored = _stored(model, alias, cursor.fetchall())
+        stored = from_rows(model, alias, cursor.fetchall())
     key = _field(model, unique)
     by_key = {key.to_python(getattr(row, key.attname)): row for row in stored}
     return [by_key[key.to_python(getattr(row, key.attname))] for row in rows]
@@ -250,7 +250,7 @@ def _columns(model: type[Model], table: str, qn: Callable[[str], str]) -> str:
     return ", ".join(f"{table}.{qn(_column(field))}" for field in model._meta.concrete_fields)
 
 
-def _stored(model: type[M], alias: str, rows: Sequence[Sequence[Any]]) -> list[M]:
+def from_rows(model: type[M], alias: str, rows: Sequence[Sequence[Any]]) -> list[M]:
     """Model instances of rows read back (every concrete column, in order), converted
     as a query's results are (e.g. SQLite's text back to UUIDs and decimals)."""
     connection = connections[alias]

@@ -42,7 +42,7 @@ from django.db import DatabaseError, connections
 from django.db.models import F, Q
 from django.utils import timezone
 
-from contexts.kernel.bulk import update_rows
+from contexts.kernel.bulk import from_rows, update_rows
 from contexts.kernel.correlation import get_correlation_id, reset_correlation_id, set_correlation_id
 from contexts.kernel.databases import database_for
 from contexts.kernel.outbox import publish_all
@@ -147,27 +147,12 @@ def claim_due(*, limit: int, now: datetime, due_by: datetime | None = None) -> l
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     # Oldest order first: in a batch it is served first (e.g. for the last units of stock).
-    states = []
-    for row in rows:
-        state = _from_row(SagaState, row[: len(saga_fields)], connection)
-        state.order = _from_row(Order, row[len(saga_fields) :], connection)
-        states.append(state)
+    split = len(saga_fields)
+    states = from_rows(SagaState, connection.alias, [row[:split] for row in rows])
+    orders = from_rows(Order, connection.alias, [row[split:] for row in rows])
+    for state, order in zip(states, orders, strict=True):
+        state.order = order
     return states
-
-
-def _from_row(model: Any, values: Sequence[Any], connection: Any) -> Any:
-    """A model instance from its concrete columns' values, as a queryset would build it."""
-    fields = model._meta.concrete_fields
-    converted = []
-    for field, value in zip(fields, values, strict=True):
-        column = field.get_col(model._meta.db_table)
-        for converter in [
-            *connection.ops.get_db_converters(column),
-            *field.get_db_converters(connection),
-        ]:
-            value = converter(value, column, connection)
-        converted.append(value)
-    return model.from_db(connection.alias, [field.attname for field in fields], converted)
 
 
 def claim_one(*, order_id: UUID, now: datetime) -> SagaState | None:
