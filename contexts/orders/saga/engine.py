@@ -110,10 +110,13 @@ def claim_due(*, limit: int, now: datetime, due_by: datetime | None = None) -> l
     connection = connections[database_for("orders")]
     qn = connection.ops.quote_name
     saga, order = SagaState._meta, Order._meta
-    table, pk = qn(saga.db_table), qn(saga.pk.column)  # type: ignore[arg-type]
+
+    def column(field: Any) -> str:  # a concrete field's column, quoted
+        return qn(field.column)
+
+    table, pk = qn(saga.db_table), column(saga.pk)
     next_at, attempts, status = (
-        qn(saga.get_field(name).column)  # type: ignore[union-attr,arg-type]  # concrete fields
-        for name in ("next_attempt_at", "attempts", "status")
+        column(saga.get_field(name)) for name in ("next_attempt_at", "attempts", "status")
     )
     field = saga.get_field("next_attempt_at")
     skip_locked = connection.features.has_select_for_update_skip_locked
@@ -135,13 +138,12 @@ def claim_due(*, limit: int, now: datetime, due_by: datetime | None = None) -> l
         return _load(ids)
     saga_fields, order_fields = saga.concrete_fields, order.concrete_fields
     columns = ", ".join(
-        [f"claimed.{qn(f.column)}" for f in saga_fields]
-        + [f"o.{qn(f.column)}" for f in order_fields]
+        [f"claimed.{column(f)}" for f in saga_fields] + [f"o.{column(f)}" for f in order_fields]
     )
     sql = (
         f"WITH claimed AS ({claim} RETURNING *) SELECT {columns} FROM claimed"
-        f" JOIN {qn(order.db_table)} o ON o.{qn(order.pk.column)} = claimed.{pk}"  # type: ignore[arg-type]
-        f" ORDER BY o.{qn(order.get_field('created_at').column)}, claimed.{pk}"  # type: ignore[union-attr,arg-type]
+        f" JOIN {qn(order.db_table)} o ON o.{column(order.pk)} = claimed.{pk}"
+        f" ORDER BY o.{column(order.get_field('created_at'))}, claimed.{pk}"
     )
     with atomic("orders"), connection.cursor() as cursor:
         cursor.execute(sql, params)
