@@ -1,5 +1,6 @@
-"""Bulk writes of the hot path, each one statement: ``update_rows``, ``update_rows_where``
-and ``upsert_rows``; and ``from_rows``, model instances of rows a raw statement returned.
+"""Bulk writes of the hot path, each one statement: ``update_rows``, ``update_rows_where``,
+``upsert_rows`` and ``insert_rows``; and ``from_rows``, model instances of rows a raw
+statement returned.
 
 ``bulk_update`` writes ``SET f = CASE WHEN pk = 1 THEN ... WHEN pk = 2 THEN
 ... END`` for every field, building a ``When`` expression per row and field
@@ -190,6 +191,63 @@ def upsert_rows(
     key = _field(model, unique)
     by_key = {key.to_python(getattr(row, key.attname)): row for row in stored}
     return [by_key[key.to_python(getattr(row, key.attname))] for row in rows]
+
+
+def insert_rows(groups: Sequence[Sequence[Model]], *, using: str) -> None:
+    """Insert every group's objects (each group of one model), all in one statement.
+
+    On PostgreSQL one ``WITH g0 AS (INSERT ... RETURNING pk), g1 AS (INSERT
+    ...) SELECT ...`` writes them all (a foreign key between two groups is
+    checked at the end of the statement, so parents and children may go in
+    together); elsewhere each group is a ``bulk_create``, in the order given.
+    Fields are saved as ``bulk_create`` saves them (``auto_now`` applied) and
+    auto-incremented primary keys are set on the objects from what the
+    database returns. No signals, no ``save()``.
+    """
+    groups = [list(group) for group in groups if group]
+    if not groups:
+        return
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        for group in groups:
+            type(group[0])._base_manager.using(using).bulk_create(group)
+        return
+    qn = connection.ops.quote_name
+    statements, returned_keys, params = [], [], []
+    for number, group in enumerate(groups):
+        meta = group[0]._meta
+        pk = _field(type(group[0]), "pk")
+        auto_pk = isinstance(pk, AutoFieldMixin)
+        inserted = [f for f in meta.concrete_fields if not (f.primary_key and auto_pk)]
+        placeholders = f"({', '.join(['%s'] * len(inserted))})"
+        statements.append(
+            f"g{number} AS (INSERT INTO {qn(meta.db_table)}"
+            f" ({', '.join(qn(_column(f)) for f in inserted)})"
+            f" VALUES {', '.join([placeholders] * len(group))} RETURNING {qn(_column(pk))})"
+        )
+        if auto_pk:
+            returned_keys.append(f"(SELECT {number}, {qn(_column(pk))} FROM g{number})")
+        params += [
+            field.get_db_prep_save(field.pre_save(obj, add=True), connection)
+            for obj in group
+            for field in inserted
+        ]
+    # Every sub-statement runs whether the main query reads it or not.
+    main = " UNION ALL ".join(returned_keys) or "SELECT NULL, NULL"
+    with connection.cursor() as cursor:
+        cursor.execute(f"WITH {', '.join(statements)} {main}", params)
+        returned = cursor.fetchall()
+    # Each group's keys come back in the order of its VALUES (bulk_create relies on it too).
+    keys: dict[int, list[Any]] = {}
+    for number, key in returned:
+        if number is not None:
+            keys.setdefault(number, []).append(key)
+    for number, group in enumerate(groups):
+        pk = _field(type(group[0]), "pk")
+        for index, obj in enumerate(group):
+            if number in keys:
+                setattr(obj, pk.attname, keys[number][index])
+            obj._state.adding, obj._state.db = False, using
 
 
 def _database(model: type[Model], using: str | None) -> tuple[str, Any]:

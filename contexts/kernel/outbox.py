@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from django.db import transaction
+from django.db.models import Model
 from django.utils import timezone
 
+from contexts.kernel.bulk import insert_rows
 from contexts.kernel.databases import database_for
 from contexts.kernel.events import DomainEvent
 from contexts.kernel.models import OutboxMessage
@@ -41,6 +43,32 @@ def publish(event: DomainEvent) -> None:
 
 def publish_all(events: Iterable[DomainEvent]) -> None:
     """``publish`` every event, in one ``INSERT`` per database (a batch's events at once)."""
+    rows, woken = _outbox_rows(events)
+    for alias, messages in rows.items():
+        OutboxMessage.objects.using(alias).bulk_create(messages)
+    for context in sorted(woken):
+        _wake_relay(context)
+
+
+def insert_and_publish(
+    rows: Sequence[Sequence[Model]], events: Sequence[DomainEvent], *, context: str
+) -> None:
+    """Insert ``rows`` (groups of ``context``'s model instances, parents first) and publish
+    ``events`` of ``context``, all in one statement (``kernel.bulk.insert_rows``): a state
+    change and its events in one round trip."""
+    outbox, woken = _outbox_rows(events)
+    alias = database_for(context)
+    if set(outbox) - {alias}:
+        raise ValueError(f"insert_and_publish takes events of {context!r} only")
+    insert_rows([*rows, outbox.get(alias, [])], using=alias)
+    for woken_context in sorted(woken):
+        _wake_relay(woken_context)
+
+
+def _outbox_rows(
+    events: Iterable[DomainEvent],
+) -> tuple[dict[str, list[OutboxMessage]], set[str]]:
+    """The events' outbox rows by database alias, and the contexts whose relay to wake."""
     rows: dict[str, list[OutboxMessage]] = {}
     woken: set[str] = set()
     for event in events:
@@ -64,10 +92,7 @@ def publish_all(events: Iterable[DomainEvent]) -> None:
         )
         if subscribers:
             woken.add(event.context)
-    for alias, messages in rows.items():
-        OutboxMessage.objects.using(alias).bulk_create(messages)
-    for context in sorted(woken):
-        _wake_relay(context)
+    return rows, woken
 
 
 class _RelayWoken:

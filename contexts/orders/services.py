@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from contexts.catalog import public as catalog
 from contexts.kernel.correlation import get_correlation_id
-from contexts.kernel.outbox import publish
+from contexts.kernel.outbox import insert_and_publish, publish
 from contexts.kernel.transactions import atomic
 from contexts.orders import conf, history, saga
 from contexts.orders.errors import (
@@ -98,7 +98,8 @@ def order_place(
 
     One transaction writes the order, its items, the ORDER_PLACED history
     entry, the saga record, the read-model row and the ``OrderPlaced`` outbox
-    row, and wakes the saga loop (``NOTIFY``, delivered on commit).
+    row (one statement on PostgreSQL), and wakes the saga loop (``NOTIFY``,
+    delivered on commit).
 
     With ``idempotency_key``, a repeat of the same request by the same user
     returns the order the first one created (``created`` False), also when
@@ -184,47 +185,55 @@ def order_place(
                     request_hash=fingerprint,
                     order_id=order_id,
                 )
-            order.save(force_insert=True)
-            OrderItem.objects.bulk_create(items)
-            OrderHistoryEntry.objects.bulk_create(
+            # The order, its items, history, saga, read model and outbox row: one statement.
+            insert_and_publish(
                 [
-                    OrderHistoryEntry(
-                        order_id=order_id,
-                        sequence=1,
-                        type=HistoryType.ORDER_PLACED,
-                        occurred_at=now,
-                        event_id=event.event_id,
-                        data={
-                            "user_id": str(user_id),
-                            "items": item_snapshot,
-                            "total": str(total),
-                            "currency": currency,
-                        },
-                    )
-                ]
+                    [order],
+                    items,
+                    [
+                        OrderHistoryEntry(
+                            order_id=order_id,
+                            sequence=1,
+                            type=HistoryType.ORDER_PLACED,
+                            occurred_at=now,
+                            event_id=event.event_id,
+                            data={
+                                "user_id": str(user_id),
+                                "items": item_snapshot,
+                                "total": str(total),
+                                "currency": currency,
+                            },
+                        )
+                    ],
+                    [
+                        SagaState(
+                            order_id=order_id,
+                            step=SagaStep.RESERVE_STOCK,
+                            status=SagaStatus.ACTIVE,
+                            next_attempt_at=now,
+                            deadline=now + conf.step_deadline(),
+                            correlation_id=get_correlation_id(),
+                        )
+                    ],
+                    [
+                        OrderSummary(
+                            order_id=order_id,
+                            user_id=user_id,
+                            status=OrderStatus.PENDING,
+                            cancel_reason=None,
+                            total=total,
+                            currency=currency,
+                            item_count=len(items),
+                            items=item_snapshot,
+                            created_at=now,
+                            updated_at=now,
+                            last_sequence=1,
+                        )
+                    ],
+                ],
+                [event],
+                context="orders",
             )
-            SagaState.objects.create(
-                order_id=order_id,
-                step=SagaStep.RESERVE_STOCK,
-                status=SagaStatus.ACTIVE,
-                next_attempt_at=now,
-                deadline=now + conf.step_deadline(),
-                correlation_id=get_correlation_id(),
-            )
-            OrderSummary.objects.create(
-                order_id=order_id,
-                user_id=user_id,
-                status=OrderStatus.PENDING,
-                cancel_reason=None,
-                total=total,
-                currency=currency,
-                item_count=len(items),
-                items=item_snapshot,
-                created_at=now,
-                updated_at=now,
-                last_sequence=1,
-            )
-            publish(event)
             saga.wake_on_commit()
     except IntegrityError:
         if idempotency_key is None:

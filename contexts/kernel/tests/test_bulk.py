@@ -1,5 +1,6 @@
 """``update_rows`` writes what ``bulk_update`` writes, in one statement; ``update_rows_where``
-writes only the rows whose stored state allows it; ``upsert_rows`` inserts or counts."""
+writes only the rows whose stored state allows it; ``upsert_rows`` inserts or counts;
+``insert_rows`` inserts several models' rows in one statement."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from django.db import connections, router
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from contexts.kernel.bulk import update_rows, update_rows_where, upsert_rows
+from contexts.kernel.bulk import insert_rows, update_rows, update_rows_where, upsert_rows
 from contexts.kernel.models import OutboxMessage
 
 pytestmark = pytest.mark.django_db(databases="__all__")
@@ -126,3 +127,29 @@ def test_upsert_rows_inserts_new_rows_and_counts_repeats_where_the_condition_hol
         row.pk: row.redrives for row in stored
     }
     assert upsert_rows([], unique="event_id", increment=["redrives"]) == []
+
+
+def test_insert_rows_writes_every_group_in_one_statement_as_bulk_create_would():
+    from contexts.kernel.models import DeadLetter
+
+    alias = router.db_for_write(OutboxMessage)
+    messages = [message(), message()]
+    letter = DeadLetter(
+        event_id=messages[0].event_id,
+        handler="probe.handler",
+        context="orders",
+        event_name="orders.Probe",
+        event_version=1,
+        envelope={"n": 1},
+        error="boom",
+        attempts=3,
+    )
+    with CaptureQueriesContext(connections[alias]) as queries:
+        insert_rows([messages, [], [letter]], using=alias)
+
+    assert len(queries.captured_queries) == 1
+    assert letter.created_at is not None  # auto_now_add applied, as bulk_create does
+    assert not letter._state.adding and letter._state.db == alias
+    stored = OutboxMessage.objects.using(alias).filter(event_id__in=[m.event_id for m in messages])
+    assert sorted(m.payload["n"] for m in stored) == [1, 1]
+    assert DeadLetter.objects.using(alias).get(pk=letter.pk).error == "boom"

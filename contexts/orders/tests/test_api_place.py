@@ -10,6 +10,8 @@ import uuid
 from decimal import Decimal
 
 import pytest
+from django.db import connections
+from django.test.utils import CaptureQueriesContext
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
@@ -20,6 +22,7 @@ from contexts.orders.models import (
     IdempotencyRecord,
     Order,
     OrderHistoryEntry,
+    OrderItem,
     OrderSummary,
     SagaState,
 )
@@ -118,6 +121,44 @@ def test_place_stores_order_history_saga_read_model_and_event_together(
     placed = orders_outbox.get(event_name="orders.OrderPlaced")
     assert placed.payload["order_id"] == order_id
     assert placed.payload["total"] == "19.99"
+
+
+def test_place_writes_everything_in_one_statement_and_wakes_the_saga_loop(
+    auth_client, make_product
+):
+    product = make_product(price="2.50")
+    connection = connections[database_for("orders")]
+
+    with CaptureQueriesContext(connection) as queries:
+        response = auth_client.post("/api/orders", body(product["id"], quantity=2), format="json")
+
+    assert response.status_code == 201, response.content
+    written = [
+        q["sql"]
+        for q in queries.captured_queries
+        if not q["sql"].startswith(("SAVEPOINT", "RELEASE SAVEPOINT", "SELECT"))
+    ]
+    assert len(written) == 1 and written[0].startswith("WITH"), written
+    assert sum("pg_notify" in q["sql"] for q in queries.captured_queries) == 1
+    order = Order.objects.get(pk=response.json()["id"])
+    assert [(item.quantity, item.line_total) for item in order.items.all()] == [
+        (2, Decimal("5.00"))
+    ]
+
+
+def test_place_sets_the_keys_the_database_gave_the_items(user, make_product):
+    from contexts.orders.services import LineRequest, order_place
+
+    first, second = make_product(price="1.00"), make_product(price="2.00")
+    placed = order_place(
+        user_id=user.id,
+        lines=[LineRequest(product_id=uuid.UUID(p["id"]), quantity=1) for p in (first, second)],
+        payment_token="tok_ok",
+    )
+
+    items = placed.order._prefetched_objects_cache["items"]
+    stored = dict(OrderItem.objects.filter(order_id=placed.order.id).values_list("id", "sku"))
+    assert {item.pk: item.sku for item in items} == stored  # each key on its own item
 
 
 def test_place_ignores_prices_totals_status_and_owner_sent_by_the_client(
