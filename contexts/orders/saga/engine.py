@@ -16,9 +16,9 @@
 - **Fewer writes.** A move a step marks ``with_next_write`` (reserved, then
   captured) is applied to the runner's copy only and written with the saga's
   next write: on the happy path the reservation, the capture and the
-  confirmation are one ``atomic("orders")``. A crash before it leaves the row at the step the
-  runner claimed, and the next runner repeats from there (steps.py makes
-  that safe).
+  confirmation are one ``atomic("orders")``. A crash before it leaves the
+  row at the step the runner claimed, and the next runner repeats from there
+  (steps.py makes that safe).
 - **Fence.** That transaction first locks the group's saga rows and keeps only
   those still at the step and attempt their runner claimed: a runner that lost
   an order's lease (another claimed it since) writes nothing for that order,
