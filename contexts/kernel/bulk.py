@@ -154,17 +154,7 @@ def upsert_rows(
     def column(name: str) -> str:
         return qn(_column(_field(model, name)))
 
-    inserted = [
-        field
-        for field in model._meta.concrete_fields
-        if not (field.primary_key and isinstance(field, AutoFieldMixin))
-    ]
-    params: list[Any] = [
-        field.get_db_prep_save(field.pre_save(row, add=True), connection)
-        for row in rows
-        for field in inserted
-    ]
-    values = ", ".join(f"({', '.join(['%s'] * len(inserted))})" for _ in rows)
+    insert, params = _insert_values(rows, connection)
     conditions = [f"{table}.{column(name)} = EXCLUDED.{column(name)}" for name in when_same]
     condition_params: list[Any] = []
     for name, accepted in (when or {}).items():
@@ -181,8 +171,7 @@ def upsert_rows(
             params += condition_params
         assignments.append(f"{column(name)} = {change}")
     sql = (
-        f"INSERT INTO {table} ({', '.join(qn(_column(field)) for field in inserted)})"
-        f" VALUES {values} ON CONFLICT ({column(unique)}) DO UPDATE SET {', '.join(assignments)}"
+        f"{insert} ON CONFLICT ({column(unique)}) DO UPDATE SET {', '.join(assignments)}"
         f" RETURNING {_columns(model, table, qn)}"
     )
     with connection.cursor() as cursor:
@@ -215,23 +204,12 @@ def insert_rows(groups: Sequence[Sequence[Model]], *, using: str) -> None:
     qn = connection.ops.quote_name
     statements, returned_keys, params = [], [], []
     for number, group in enumerate(groups):
-        meta = group[0]._meta
-        pk = _field(type(group[0]), "pk")
-        auto_pk = isinstance(pk, AutoFieldMixin)
-        inserted = [f for f in meta.concrete_fields if not (f.primary_key and auto_pk)]
-        placeholders = f"({', '.join(['%s'] * len(inserted))})"
-        statements.append(
-            f"g{number} AS (INSERT INTO {qn(meta.db_table)}"
-            f" ({', '.join(qn(_column(f)) for f in inserted)})"
-            f" VALUES {', '.join([placeholders] * len(group))} RETURNING {qn(_column(pk))})"
-        )
-        if auto_pk:
-            returned_keys.append(f"(SELECT {number}, {qn(_column(pk))} FROM g{number})")
-        params += [
-            field.get_db_prep_save(field.pre_save(obj, add=True), connection)
-            for obj in group
-            for field in inserted
-        ]
+        pk = qn(_column(_field(type(group[0]), "pk")))
+        insert, group_params = _insert_values(group, connection)
+        statements.append(f"g{number} AS ({insert} RETURNING {pk})")
+        if _has_auto_pk(type(group[0])):
+            returned_keys.append(f"(SELECT {number}, {pk} FROM g{number})")
+        params += group_params
     # Every sub-statement runs whether the main query reads it or not.
     main = " UNION ALL ".join(returned_keys) or "SELECT NULL, NULL"
     with connection.cursor() as cursor:
@@ -248,6 +226,31 @@ def insert_rows(groups: Sequence[Sequence[Model]], *, using: str) -> None:
             if number in keys:
                 setattr(obj, pk.attname, keys[number][index])
             obj._state.adding, obj._state.db = False, using
+
+
+def _insert_values(rows: Sequence[Model], connection: Any) -> tuple[str, list[Any]]:
+    """``INSERT INTO table (...) VALUES (...), ...`` for ``rows`` (all of one model) and its
+    parameters, saved as ``bulk_create`` saves them: ``auto_now`` applied, an
+    auto-incremented primary key left to the database."""
+    model = type(rows[0])
+    auto_pk = _has_auto_pk(model)
+    fields = [f for f in model._meta.concrete_fields if not (f.primary_key and auto_pk)]
+    qn = connection.ops.quote_name
+    row = f"({', '.join(['%s'] * len(fields))})"
+    sql = (
+        f"INSERT INTO {qn(model._meta.db_table)} ({', '.join(qn(_column(f)) for f in fields)})"
+        f" VALUES {', '.join([row] * len(rows))}"
+    )
+    params = [
+        field.get_db_prep_save(field.pre_save(obj, add=True), connection)
+        for obj in rows
+        for field in fields
+    ]
+    return sql, params
+
+
+def _has_auto_pk(model: type[Model]) -> bool:
+    return isinstance(model._meta.pk, AutoFieldMixin)
 
 
 def _database(model: type[Model], using: str | None) -> tuple[str, Any]:
