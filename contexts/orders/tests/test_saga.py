@@ -46,6 +46,20 @@ def expire_lease(order_id) -> None:
 # --- outcomes -------------------------------------------------------------------
 
 
+def die_after_the_charge(order_id, monkeypatch) -> None:
+    """Run the order's saga until the gateway has charged, then kill the runner."""
+    real_charge = payments.charge_for_orders
+
+    def charge_then_die(**kwargs):
+        real_charge(**kwargs)
+        raise WorkerDied
+
+    monkeypatch.setattr(payments, "charge_for_orders", charge_then_die)
+    with pytest.raises(WorkerDied):
+        saga.saga_advance(order_id=order_id)
+    monkeypatch.setattr(payments, "charge_for_orders", real_charge)
+
+
 def test_happy_path_confirms_commits_stock_and_captures_once(
     place_order, make_product, run_saga, stock_of, orders_outbox
 ):
@@ -244,16 +258,7 @@ def test_a_runner_dying_after_the_charge_is_resumed_without_a_second_charge(
     """The step is repeated, idempotently, once the lease runs out."""
     product = make_product(stock=4)
     order_id = place_order(product, quantity=2)["id"]
-    real_charge = payments.charge_for_orders
-
-    def charge_then_die(**kwargs):
-        real_charge(**kwargs)
-        raise WorkerDied
-
-    monkeypatch.setattr(payments, "charge_for_orders", charge_then_die)
-    with pytest.raises(WorkerDied):
-        saga.saga_advance(order_id=order_id)
-    monkeypatch.setattr(payments, "charge_for_orders", real_charge)
+    die_after_the_charge(order_id, monkeypatch)
     state = SagaState.objects.get(order_id=order_id)
     # Nothing was written after the claim: the reservation is recorded with what follows.
     assert (state.step, state.status) == ("RESERVE_STOCK", "ACTIVE")
@@ -352,16 +357,7 @@ def test_a_saga_resumed_after_its_reservation_expired_refunds_what_it_may_have_c
     the reserve step) the reservation has expired: the order is cancelled and refunded."""
     product = make_product(stock=2)
     order_id = place_order(product)["id"]
-    real_charge = payments.charge_for_orders
-
-    def charge_then_die(**kwargs):
-        real_charge(**kwargs)
-        raise WorkerDied
-
-    monkeypatch.setattr(payments, "charge_for_orders", charge_then_die)
-    with pytest.raises(WorkerDied):
-        saga.saga_advance(order_id=order_id)
-    monkeypatch.setattr(payments, "charge_for_orders", real_charge)
+    die_after_the_charge(order_id, monkeypatch)
     inventory.expire_reservations(now=timezone.now() + timedelta(days=1))
     expire_lease(order_id)
 
@@ -421,16 +417,7 @@ def test_a_step_past_its_deadline_compensates(
     """A charge that never answers in time ends the order, and gives back what it took."""
     product = make_product(stock=2)
     order_id = place_order(product)["id"]
-    real_charge = payments.charge_for_orders
-
-    def killed_before_the_gateway_answers(**kwargs):
-        real_charge(**kwargs)  # the money is taken; the runner never learns it
-        raise WorkerDied
-
-    monkeypatch.setattr(payments, "charge_for_orders", killed_before_the_gateway_answers)
-    with pytest.raises(WorkerDied):
-        saga.saga_advance(order_id=order_id)
-    monkeypatch.setattr(payments, "charge_for_orders", real_charge)
+    die_after_the_charge(order_id, monkeypatch)  # the money is taken; the runner never learns it
     SagaState.objects.filter(order_id=order_id).update(
         deadline=timezone.now() - timedelta(seconds=1)
     )
