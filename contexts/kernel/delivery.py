@@ -28,9 +28,10 @@ deployments):
 4. Once the outcomes are committed in the inbox (processed, a duplicate, a
    retry scheduled, dead-lettered, deferred), the consumer confirms them to
    their publishers (``confirm_batch``): one ``<publisher>.confirm_deliveries``
-   message per publishing context (a context's own events are confirmed
-   directly, without a message); it removes the handlers from the outbox rows'
-   ``unconfirmed`` sets. The publisher re-drives whatever stays unconfirmed
+   message per publishing context (a publisher whose outbox is in the
+   consumer's database, its own events and every context in the shared mode,
+   is confirmed directly, without a message); it removes the handlers from
+   the outbox rows' ``unconfirmed`` sets. The publisher re-drives whatever stays unconfirmed
    (see ``contexts.kernel.relay``), so a message lost anywhere is sent again.
 
 If the consumer's database is unreachable (``OperationalError`` or
@@ -72,6 +73,7 @@ from django.utils import timezone
 from contexts.kernel.bus import UnknownHandler, is_retired, subscription
 from contexts.kernel.correlation import reset_correlation_id, set_correlation_id
 from contexts.kernel.databases import database_for
+from contexts.kernel.deployment import runs_here
 from contexts.kernel.events import DomainEvent, event_type
 from contexts.kernel.models import DeadLetter, InboxMessage
 from contexts.kernel.relay import (
@@ -368,7 +370,8 @@ def confirm_batch(context: str, items: Iterable[_Delivery]) -> None:
     """Tell each publisher that ``context``'s inbox holds the outcome of these deliveries.
 
     One ``<publisher>.confirm_deliveries`` message per publishing context for
-    the whole batch; deliveries of the consuming context's own events are
+    the whole batch; deliveries of a publisher whose outbox is in the consumer's
+    own database (its own events; every context in the shared mode) are
     confirmed directly, in one transaction, without a message. Never raises:
     an unconfirmed delivery is only re-driven, and the duplicate is confirmed then.
     """
@@ -379,7 +382,7 @@ def confirm_batch(context: str, items: Iterable[_Delivery]) -> None:
             by_publisher[publisher].append([str(item.envelope["event_id"]), item.handler])
     for publisher, confirmations in by_publisher.items():
         try:
-            if publisher == context:
+            if _shares_outbox(publisher, context):
                 confirm_deliveries(context=publisher, confirmations=confirmations)
                 continue
             current_app.send_task(
@@ -395,6 +398,13 @@ def confirm_batch(context: str, items: Iterable[_Delivery]) -> None:
                 extra={"publisher": publisher, "deliveries": len(confirmations)},
                 exc_info=True,
             )
+
+
+def _shares_outbox(publisher: str, consumer: str) -> bool:
+    """Whether ``publisher``'s outbox is in ``consumer``'s database, in this deployment."""
+    return publisher == consumer or (
+        runs_here(publisher) and database_for(publisher) == database_for(consumer)
+    )
 
 
 def _count_deliveries(context: str, items: list[_Delivery]) -> dict[tuple[str, str], str]:

@@ -55,6 +55,7 @@ import logging
 import os
 import select
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -182,6 +183,7 @@ class LoopThread:
         self.poll = poll
         self.limit = limit
         self._stopping = threading.Event()
+        self._recycled_at = float("-inf")
         self._wake_read, self._wake_write = os.pipe()
         self._thread = threading.Thread(
             target=self._main, name=f"loop {registered.name}", daemon=True
@@ -216,10 +218,10 @@ class LoopThread:
             listener = None
             try:
                 listener = self._listen()
-                self._drain()
+                self._drain(listener)
                 failures = 0
                 while self._wait(listener):
-                    self._drain()
+                    self._drain(listener)
             except Exception:
                 failures += 1
                 delay = min(_FIRST_BACKOFF_SECONDS * 2 ** (failures - 1), _MAX_BACKOFF_SECONDS)
@@ -250,12 +252,29 @@ class LoopThread:
         listener.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.loop.channel)))
         return listener
 
-    def _drain(self) -> None:
-        """Run the loop until a run finds nothing to do (or the worker stops)."""
+    def _drain(self, listener: Any) -> None:
+        """Run the loop until a run takes less than its limit (or the worker stops).
+
+        A run that found less than a full batch took everything due when it
+        claimed; what came due since was notified and wakes the next wait at
+        once. Without a listener (SQLite) it runs again until a run finds nothing.
+        """
+        enough = self.limit if listener is not None else 1
         try:
-            while not self._stopping.is_set() and self.loop.run(self.limit) > 0:
+            while not self._stopping.is_set() and self.loop.run(self.limit) >= enough:
                 pass
         finally:
+            self._recycle_connections()
+
+    def _recycle_connections(self) -> None:
+        """At most once per poll interval, as Django does after a request: close this
+        thread's connections that are broken or older than ``CONN_MAX_AGE``, and have
+        the next query check its connection first (``CONN_HEALTH_CHECKS``). A busy loop
+        thus checks its connection once a poll interval rather than once a run; a
+        connection that breaks in between fails a run, which reconnects (``_main``)."""
+        now = time.monotonic()
+        if now - self._recycled_at >= self.poll:
+            self._recycled_at = now
             close_old_connections()
 
     def _wait(self, listener: Any) -> bool:

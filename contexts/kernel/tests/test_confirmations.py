@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.conf import settings as django_settings
 from django.utils import timezone
 
 from contexts.kernel import bus
@@ -53,6 +54,12 @@ def inbox(event, handler=HANDLER) -> InboxMessage:
     )
 
 
+@pytest.fixture
+def publisher_elsewhere(settings):
+    """The publisher runs in another deployment: its outbox is not this process's to write."""
+    settings.SHOP_CONTEXTS = tuple(c for c in settings.SHOP_CONTEXTS if c != PUBLISHER)
+
+
 def confirmations_queued() -> list[list[str]]:
     return [
         pair
@@ -62,7 +69,7 @@ def confirmations_queued() -> list[list[str]]:
     ]
 
 
-def test_a_published_row_lists_its_consumers_until_they_confirm():
+def test_a_published_row_lists_its_consumers_until_they_confirm(publisher_elsewhere):
     event = ProbeHappened(mode="ok")
     before = timezone.now()
     envelope = publish_committed(event)
@@ -74,7 +81,8 @@ def test_a_published_row_lists_its_consumers_until_they_confirm():
 
     purge_broker()
     assert deliver(context=CONSUMER, handler=HANDLER, event=envelope) == PROCESSED
-    # The consumer confirms to the publisher's queue (it never writes the publisher's tables).
+    # The consumer confirms to the publisher's queue (it never writes another deployment's
+    # tables).
     assert confirmations_queued() == [[str(event.event_id), HANDLER]]
     assert outbox_row(event).unconfirmed == {HANDLER: CONSUMER}
 
@@ -97,7 +105,21 @@ def test_one_confirmation_message_may_confirm_many_events():
     assert all(outbox_row(event).unconfirmed == {} for event in events)
 
 
-def test_a_duplicate_is_confirmed_too():
+@pytest.mark.skipif(
+    bool(django_settings.DB_PER_CONTEXT), reason="the consumer has a database of its own"
+)
+def test_a_publisher_in_the_consumers_database_is_confirmed_there_without_a_message():
+    event = ProbeHappened(mode="ok")
+    envelope = publish_committed(event)
+    purge_broker()
+
+    assert deliver(context=CONSUMER, handler=HANDLER, event=envelope) == PROCESSED
+    assert confirmations_queued() == []
+    row = outbox_row(event)
+    assert (row.unconfirmed, row.redrive_at) == ({}, None)
+
+
+def test_a_duplicate_is_confirmed_too(publisher_elsewhere):
     event = ProbeHappened(mode="ok")
     envelope = publish_committed(event)
     deliver(context=CONSUMER, handler=HANDLER, event=envelope)
@@ -179,7 +201,9 @@ def test_one_id_cannot_name_two_functions():
         subscribe(ProbeHappened, context=CONSUMER, id="Not An Id")
 
 
-def test_an_unknown_handler_is_retried_later_never_dead_lettered(probe_effects, settings):
+def test_an_unknown_handler_is_retried_later_never_dead_lettered(
+    probe_effects, settings, publisher_elsewhere
+):
     """A rolling deploy: an old worker receives a delivery for a handler only new ones have."""
     event = ProbeHappened(mode="ok")
     envelope = publish_committed(event)

@@ -46,16 +46,22 @@ def test_a_loop_runs_at_start_and_is_woken_by_notify_long_before_its_poll(
     start_celery_worker, tmp_path
 ):
     probe = tmp_path / "probe"
-    start(start_celery_worker, probe)
+    start(start_celery_worker, probe, env={"ENGINE_BATCH_SIZE": "2"})
     wait_for(lambda: runs(probe) == 1, timeout=10, message="no run at worker start")
 
     wake()
     wait_for(lambda: runs(probe) == 2, timeout=10, message="NOTIFY did not wake the loop")
 
-    # While a run finds work the loop runs again at once: 3 units, then an empty run.
-    (probe / "work").write_text("3")
+    # While a run takes a full batch (2 here) the loop runs again at once; a run that
+    # takes less took everything due: 5 units are 2 + 2 + 1, and no empty run after.
+    (probe / "work").write_text("5")
     wake()
-    wait_for(lambda: runs(probe) == 6, timeout=10)
+    wait_for(lambda: runs(probe) == 5, timeout=10)
+    assert (probe / "work").read_text() == "0"
+    # 4 units are two full batches, then a run finds nothing.
+    (probe / "work").write_text("4")
+    wake()
+    wait_for(lambda: runs(probe) == 8, timeout=10)
     assert (probe / "work").read_text() == "0"
 
     # A rolled-back transaction notifies nobody.
@@ -63,8 +69,8 @@ def test_a_loop_runs_at_start_and_is_woken_by_notify_long_before_its_poll(
         notify(CHANNEL, context=CONTEXT)
         raise RuntimeError("rollback")
     wake()  # committed: one more run, and only one
-    wait_for(lambda: runs(probe) == 7, timeout=10)
-    assert runs(probe) == 7
+    wait_for(lambda: runs(probe) == 9, timeout=10)
+    assert runs(probe) == 9
 
 
 def test_a_loop_survives_a_failing_run_and_a_lost_listening_connection(

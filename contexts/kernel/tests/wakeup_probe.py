@@ -5,8 +5,8 @@
 does nothing without that variable, e.g. in the test process):
 
 - every run appends a line to ``runs``;
-- while ``work`` holds a number above zero, a run takes one (decrements it)
-  and returns 1, so the loop runs again at once;
+- while ``work`` holds a number above zero, a run takes up to its limit of
+  it and returns how many it took: a full batch makes the loop run again at once;
 - a run that finds ``fail`` removes it and raises ``OperationalError`` (a
   database error), once.
 
@@ -44,10 +44,9 @@ def run_probe(limit: int) -> int:
         raise OperationalError("probe: the database went away")
     work = base / "work"
     left = int(work.read_text() or 0) if work.exists() else 0
-    if left <= 0:
-        return 0
-    work.write_text(str(left - 1))
-    return 1
+    taken = max(0, min(left, limit))
+    work.write_text(str(left - taken))
+    return taken
 
 
 @loop(name=PER_PROCESS_NAME, context=CONTEXT, channel=PER_PROCESS_CHANNEL, per_process=True)
