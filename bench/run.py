@@ -11,7 +11,9 @@
    second run from the first order's `created_at` to the last final
    `updated_at`, as the server recorded them;
 4. an open-loop sender places orders at half that rate (Debian's wrk has no
-   rate option; at half load a Python sender is not the bottleneck);
+   rate option; at half load a Python sender is not the bottleneck), with
+   what an order costs there and how busy the cores were (/proc/stat, the
+   sender included): smaller batches cost more per order;
 5. orders placed one at a time, each waiting for the previous to be final;
 6. with ``--workers 2`` (or more), step 3 once more with that many Celery
    workers (the extra ones started beside the first, each running its own
@@ -195,6 +197,12 @@ def cpu_seconds(procs: dict[str, subprocess.Popen]) -> dict[str, dict[int, float
     return {
         name: {pid: stats[pid][2] for pid in pids if pid in stats} for name, pids in groups.items()
     }
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds every core of the machine spent busy so far (/proc/stat: all but idle)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(fields[:8]) - fields[3] - fields[4]) / CLOCK_TICKS  # less idle and iowait
 
 
 def cpu_delta(before: dict[int, float], after: dict[int, float]) -> float:
@@ -471,8 +479,12 @@ def report(args, counters: Counters, plain_products: list[str]) -> tuple[OrderPh
     # 4. Half the saturating rate, open loop, with new users (their orders apart).
     half_users = [register(Api()) for _ in range(args.connections)]
     rate = confirmed_per_s / 2
-    open_loop(products, [t for _, t in half_users], rate, seconds=10)
+    half_before = counters.sample()
+    busy, started = machine_busy_seconds(), time.monotonic()
+    half_placed = open_loop(products, [t for _, t in half_users], rate, seconds=10)
+    busy = (machine_busy_seconds() - busy) / ((time.monotonic() - started) * (os.cpu_count() or 1))
     half = to_final_ms(wait_final(counters, [u for u, _ in half_users]))
+    half_cost = delta(half_before, counters.sample())
 
     # 5. One order at a time.
     alone = one_at_a_time(counters, products)
@@ -485,10 +497,7 @@ def report(args, counters: Counters, plain_products: list[str]) -> tuple[OrderPh
 
     saturated = to_final_ms(rows)
     ratio = confirmed_per_s / bare["rps"]
-    cpu_ms = 1000 * sum(v for k, v in cost.items() if k.startswith("cpu:") and k != "cpu:wrk")
-    plain_cpu_ms = 1000 * sum(
-        v for k, v in plain_cost.items() if k.startswith("cpu:") and k != "cpu:wrk"
-    )
+    cpu_ms, plain_cpu_ms = _cpu_ms(cost), _cpu_ms(plain_cost)
     lines = [
         ("bare insert endpoint /bench/bare", f"{bare['rps']:.0f} req/s", ""),
         ("plain checkout /bench/plain-checkout", f"{plain['rps']:.0f} orders/s "
@@ -505,6 +514,10 @@ def report(args, counters: Counters, plain_products: list[str]) -> tuple[OrderPh
         (f"placed -> final at half rate ({rate:.0f}/s)", _pct(half),
          _target(percentile(half, 50) <= 30 and percentile(half, 99) <= 150,
                  "p50 <= 30 ms, p99 <= 150 ms")),
+        ("  its cost per order", f"CPU {_cpu_ms(half_cost) / max(half_placed, 1):.1f} ms, "
+         f"{per('statements', half_placed, half_cost):.1f} statements, "
+         f"{per('transactions', half_placed, half_cost):.1f} transactions; "
+         f"the cores {100 * busy:.0f} % busy", ""),
         ("one order alone", f"p50 {percentile(alone, 50):.0f} ms",
          _target(percentile(alone, 50) <= 50, "<= 50 ms")),
         ("SQL statements per order", f"{per('statements', placed):.1f} "
@@ -557,8 +570,7 @@ class OrderPhase:
         self.rate = len(self.confirmed) / span if span > 0 else float("nan")
 
     def cpu_ms_per_order(self) -> float:
-        used = sum(v for k, v in self.cost.items() if k.startswith("cpu:") and k != "cpu:wrk")
-        return 1000 * used / max(self.placed, 1)
+        return _cpu_ms(self.cost) / max(self.placed, 1)
 
     def summary(self) -> str:
         return (
@@ -588,6 +600,11 @@ def more_workers(args, counters: Counters, products: list[str]) -> OrderPhase:
     )
     users = [register(Api()) for _ in range(args.connections)]
     return order_phase(args, counters, users, products)
+
+
+def _cpu_ms(cost: dict[str, float]) -> float:
+    """CPU milliseconds of the services in a phase's cost (wrk, the load, left out)."""
+    return 1000 * sum(v for k, v in cost.items() if k.startswith("cpu:") and k != "cpu:wrk")
 
 
 def _pct(values: list[float]) -> str:
