@@ -21,7 +21,8 @@ a pool that has no processes (``--pool solo`` or ``threads``) it runs in the
 main process like any loop.
 
 A loop runs once when its worker starts (a restarted worker resumes at once),
-again at once while it finds work, when its channel is notified (``notify``
+again at once while a run takes a full batch (on SQLite: while it finds
+work), when its channel is notified (``notify``
 inside the transaction that makes work due: PostgreSQL delivers the
 ``NOTIFY`` on commit, and not at all on rollback), and at the latest every
 ``ENGINE_POLL_SECONDS`` (work that became due by the clock: a retry's
@@ -31,7 +32,8 @@ The beat sweep stays as the safety net behind every loop.
 
 Each loop has a thread and a dedicated ``LISTEN`` connection (psycopg, with
 the connection settings of the context's Django database alias; the loop's own
-queries go through Django's connections of that thread). A database error, in
+queries go through Django's connections of that thread, recycled as Django
+does after a request, but at most once per poll interval). A database error, in
 the run or on the listening connection, is logged; the thread closes its
 connections, waits (0.5 s, doubling up to ``_MAX_BACKOFF_SECONDS``), connects
 again and runs the loop at once (notifications sent while it was away are
