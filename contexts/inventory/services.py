@@ -49,7 +49,7 @@ from contexts.inventory.errors import (
 from contexts.inventory.events import ReservedLine, StockDepleted, StockReleased, StockReserved
 from contexts.inventory.models import MAX_QUANTITY, Reservation, StockAdjustment, StockLevel
 from contexts.kernel.bulk import update_rows
-from contexts.kernel.outbox import publish, publish_all
+from contexts.kernel.outbox import insert_and_publish, publish
 from contexts.kernel.transactions import atomic, in_transaction
 
 logger = logging.getLogger(__name__)
@@ -124,7 +124,7 @@ def reserve_stock_for_orders(
     served first may leave too little for a later one: ``OutOfStock`` for
     that one only). One statement locks every stock row the batch touches (in
     primary-key order), one reads the orders' earlier reservations, one writes
-    the stock rows and one inserts the new reservations.
+    the stock rows and one inserts the new reservations with their events.
     """
     wanted = {request.order_id: _quantities_by_product(request.lines) for request in requests}
     if not wanted:
@@ -189,17 +189,19 @@ def _reserve_many(wanted: dict[UUID, dict[UUID, int]]) -> dict[UUID, InventoryEr
             outcomes[order_id] = None
         if touched:
             update_rows(touched.values(), ["reserved", "updated_at"])
-            Reservation.objects.bulk_create(reservations)
-        publish_all(
-            [
-                *reserved,
-                *(
-                    StockDepleted(product_id=level.product_id)
-                    for level in touched.values()
-                    if level.available == 0
-                ),
-            ]
-        )
+            # The reservations and their events: one statement.
+            insert_and_publish(
+                [reservations],
+                [
+                    *reserved,
+                    *(
+                        StockDepleted(product_id=level.product_id)
+                        for level in touched.values()
+                        if level.available == 0
+                    ),
+                ],
+                context=CONTEXT,
+            )
     return outcomes
 
 
