@@ -8,7 +8,7 @@ read model (``read_models.py``) both rely on ``replay``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -19,6 +19,8 @@ from django.db import connections
 
 from contexts.kernel.bulk import update_rows
 from contexts.kernel.databases import database_for
+from contexts.kernel.events import DomainEvent
+from contexts.kernel.outbox import insert_and_publish
 from contexts.orders.models import (
     CancelReason,
     HistoryType,
@@ -127,17 +129,22 @@ class Append:
 
 
 def append_many(
-    appends: Sequence[Append], *, now: datetime, locked: dict[UUID, Order] | None = None
+    appends: Sequence[Append],
+    *,
+    now: datetime,
+    locked: dict[UUID, Order] | None = None,
+    events: Mapping[UUID, DomainEvent] | None = None,
 ) -> set[UUID]:
     """``append`` for many orders at once; call inside ``atomic("orders")``.
 
     Locks the order rows (one ``SELECT ... FOR UPDATE``, in primary-key order;
     or takes ``locked``, the rows the caller locked), skips every order no
     longer in its ``expected_status``, then writes all the order rows (one
-    bulk update), all the entries (one insert) and the read-model rows of the
-    orders whose status changed (one conditional update for one order; a
-    locking read and a bulk update for more). Returns the ids of the orders it
-    appended to.
+    bulk update), all the entries with the ``events`` of the orders appended
+    to (one insert: ``events`` maps an order id to the event its entries
+    publish) and the read-model rows of the orders whose status changed (one
+    conditional update for one order; a locking read and a bulk update for
+    more). Returns the ids of the orders it appended to.
     """
     if not appends:
         return set()
@@ -182,7 +189,8 @@ def append_many(
         changed.append(order)
     if changed:
         update_rows(changed, ["last_sequence", "status", "cancel_reason", "updated_at"])
-        OrderHistoryEntry.objects.bulk_create(rows)
+        published = [events[o.pk] for o in changed if events and o.pk in events]
+        insert_and_publish([rows], published, context="orders")
     if len(statuses) == 1:
         # The read model follows, unless a rebuild already wrote a newer state.
         ((order_id, (status_sequence, status, cancel_reason)),) = statuses.items()

@@ -413,10 +413,16 @@ def apply(outcomes: Sequence[Outcome], *, hold: _Hold | None = None) -> list[Sag
             if (row := held.get(write.state.order_id)) is not None
             and (row.step, row.attempts) == _claimed(write.state, hold)
         ]
+        # The entries and the events of the writes appending to a history: one insert.
         appended = history.append_many(
             [write.append for write in fenced if write.append is not None],
             now=now,
             locked={order_id: row.order for order_id, row in held.items()},
+            events={
+                w.state.order_id: w.event
+                for w in fenced
+                if w.append is not None and w.event is not None
+            },
         )
         done = [w for w in fenced if w.append is None or w.state.order_id in appended]
         if done:
@@ -427,7 +433,9 @@ def apply(outcomes: Sequence[Outcome], *, hold: _Hold | None = None) -> list[Sag
                 ],
                 list(_WRITTEN),
             )
-        publish_all([write.event for write in done if write.event is not None])
+        publish_all(
+            [write.event for write in done if write.append is None and write.event is not None]
+        )
     written = {write.state.order_id for write in done}
     for write in writes:
         if write.state.order_id not in written:
