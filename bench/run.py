@@ -480,9 +480,10 @@ def report(args, counters: Counters, plain_products: list[str]) -> tuple[OrderPh
     half_users = [register(Api()) for _ in range(args.connections)]
     rate = confirmed_per_s / 2
     half_before = counters.sample()
-    busy, started = machine_busy_seconds(), time.monotonic()
+    busy_before, started = machine_busy_seconds(), time.monotonic()
     half_placed = open_loop(products, [t for _, t in half_users], rate, seconds=10)
-    busy = (machine_busy_seconds() - busy) / ((time.monotonic() - started) * (os.cpu_count() or 1))
+    cores_seconds = (time.monotonic() - started) * (os.cpu_count() or 1)
+    busy = (machine_busy_seconds() - busy_before) / cores_seconds
     half = to_final_ms(wait_final(counters, [u for u, _ in half_users]))
     half_cost = delta(half_before, counters.sample())
 

@@ -401,10 +401,9 @@ def confirm_batch(context: str, items: Iterable[_Delivery]) -> None:
 
 
 def _shares_outbox(publisher: str, consumer: str) -> bool:
-    """Whether ``publisher``'s outbox is in ``consumer``'s database, in this deployment."""
-    return publisher == consumer or (
-        runs_here(publisher) and database_for(publisher) == database_for(consumer)
-    )
+    """Whether ``publisher`` runs in this deployment with its outbox in ``consumer``'s
+    database (always so for the consumer's own events)."""
+    return runs_here(publisher) and database_for(publisher) == database_for(consumer)
 
 
 def _count_deliveries(context: str, items: list[_Delivery]) -> dict[tuple[str, str], str]:

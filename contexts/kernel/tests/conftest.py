@@ -9,7 +9,7 @@ import pytest
 from django.db import connections
 
 from contexts.kernel.databases import database_for
-from contexts.kernel.tests.probe import CONSUMER, EFFECT_TABLE
+from contexts.kernel.tests.probe import CONSUMER, EFFECT_TABLE, PUBLISHER
 
 PROBE_MODULE = "contexts.kernel.tests.probe"
 
@@ -56,3 +56,10 @@ def start_probe_worker(probe_effects, start_celery_worker):
         return start_celery_worker(include=include, **options)
 
     return start
+
+
+@pytest.fixture
+def publisher_elsewhere(settings):
+    """The probe's publisher runs in another deployment: its deliveries are confirmed by
+    message, as this process does not write another deployment's outbox."""
+    settings.SHOP_CONTEXTS = tuple(c for c in settings.SHOP_CONTEXTS if c != PUBLISHER)

@@ -54,12 +54,6 @@ def inbox(event, handler=HANDLER) -> InboxMessage:
     )
 
 
-@pytest.fixture
-def publisher_elsewhere(settings):
-    """The publisher runs in another deployment: its outbox is not this process's to write."""
-    settings.SHOP_CONTEXTS = tuple(c for c in settings.SHOP_CONTEXTS if c != PUBLISHER)
-
-
 def confirmations_queued() -> list[list[str]]:
     return [
         pair
